@@ -1,0 +1,124 @@
+"""Append audit entries inside the command's transaction; seal and verify the chain.
+
+Entries are appended without their hashes so concurrent commands never queue behind one
+lock. The sealer gives every committed, unsealed entry its place in the chain in the order it
+finds them (one sealer at a time: an advisory lock on PostgreSQL, the write lock on SQLite).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from shopfloor.audit.domain import GENESIS, ChainBreak, SealedEntry, entry_hash, verify_chain
+from shopfloor.audit.tables import AuditChainHead, AuditEntry
+from shopfloor.kernel.context import CommandContext
+from shopfloor.platform.db import to_json
+
+SEAL_LOCK_KEY = 74_110_001
+SEAL_BATCH = 5000
+
+
+def record(
+    session: Session,
+    ctx: CommandContext,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    *,
+    old: Any = None,
+    new: Any = None,
+    reason: str | None = None,
+) -> AuditEntry:
+    """Append who did what to which record, with old and new value and the reason."""
+    entry = AuditEntry(
+        recorded_at=ctx.now,
+        actor_id=ctx.actor.user_id,
+        actor_name=ctx.actor.full_name,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        old_value=_plain(old),
+        new_value=_plain(new),
+        reason=reason,
+    )
+    session.add(entry)
+    return entry
+
+
+def _plain(value: Any) -> Any:
+    return None if value is None else json.loads(to_json(value))
+
+
+def seal(session: Session) -> int:
+    """Chain every committed entry not yet sealed; returns how many were sealed."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEAL_LOCK_KEY})
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash)
+        .where(AuditEntry.seq.is_not(None))
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    ).first()
+    seq, previous = (last[0], last[1]) if last else (0, GENESIS)
+    sealed = 0
+    while True:
+        batch = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.seq.is_(None))
+            .order_by(AuditEntry.id)
+            .limit(SEAL_BATCH)
+        ).all()
+        if not batch:
+            if sealed:
+                _move_head(session, seq, previous)
+            return sealed
+        for entry in batch:
+            seq += 1
+            entry.seq, entry.prev_hash = seq, previous
+            entry.hash = previous = entry_hash(previous, seq, entry.content())
+        session.flush()
+        sealed += len(batch)
+
+
+def _move_head(session: Session, seq: int, hash_: str) -> None:
+    head = session.get(AuditChainHead, 1)
+    if head is None:
+        session.add(AuditChainHead(id=1, seq=seq, hash=hash_))
+    else:
+        head.seq, head.hash = seq, hash_
+    session.flush()
+
+
+def verify(session: Session) -> tuple[int, list[ChainBreak]]:
+    """Walk the whole sealed chain; returns the number of entries and every break found."""
+    rows = session.scalars(
+        select(AuditEntry).where(AuditEntry.seq.is_not(None)).order_by(AuditEntry.seq)
+    )
+    entries = [
+        SealedEntry(e.seq or 0, e.prev_hash or "", e.hash or "", e.content()) for e in rows
+    ]
+    breaks = verify_chain(entries)
+    head = session.get(AuditChainHead, 1)
+    last = entries[-1] if entries else None
+    if head is not None and (last is None or (last.seq, last.hash) != (head.seq, head.hash)):
+        breaks.append(ChainBreak(head.seq, "the newest sealed entries were removed or altered"))
+    return len(entries), breaks
+
+
+def unsealed_count(session: Session) -> int:
+    return session.scalar(select(func.count()).where(AuditEntry.seq.is_(None))) or 0
+
+
+def trail(session: Session, entity_type: str, entity_id: object) -> list[AuditEntry]:
+    """The audit trail of one record, oldest first."""
+    return list(
+        session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == str(entity_id))
+            .order_by(AuditEntry.id)
+        )
+    )

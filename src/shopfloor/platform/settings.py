@@ -1,0 +1,70 @@
+"""Settings from the environment (prefix SHOPFLOOR_), built by a function and passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shopfloor.kernel.errors import ShopfloorError
+
+DEMO_SECRET = "demo-only-secret-not-for-production-use"
+
+
+class Settings(BaseSettings):
+    """Everything a deployment configures. Secrets have no working default."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOPFLOOR_", env_file=None, extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/shopfloor.db",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs sessions and webhooks; required outside demo mode."
+    )
+    demo: bool = Field(default=False, description="Demo mode: a fixed, public secret is allowed.")
+    site: str = Field(default="default", description="The site code this deployment serves.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    db_pool_size: int = 10
+    session_hours: float = Field(default=12.0, description="Lifetime of a sign-in session.")
+    lockout_attempts: int = Field(default=5, description="Failed sign-ins before a lockout.")
+    lockout_minutes: int = Field(default=15, description="How long a locked account waits.")
+    idempotency_hours: int = Field(default=48, description="How long stored responses are kept.")
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+    audit_seal_seconds: float = Field(default=1.0, description="How often the audit chain is sealed.")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.secret_key is None and self.demo:
+            self.secret_key = SecretStr(DEMO_SECRET)
+        return self
+
+    def require_secret(self) -> str:
+        """The secret key; outside demo mode a missing or demo secret stops the start-up."""
+        secret = self.secret_key.get_secret_value() if self.secret_key else ""
+        if not self.demo and (not secret or secret == DEMO_SECRET or len(secret) < 16):
+            raise ShopfloorError(
+                "SHOPFLOOR_SECRET_KEY must be set to a private value of at least 16 characters "
+                "(only demo mode may run without one)."
+            )
+        return secret
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite or ":memory:" in self.database_url:
+            return None
+        return Path(self.database_url.split("///", 1)[1])
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment now (never at import) and apply explicit overrides."""
+    return Settings(**overrides)  # type: ignore[arg-type]
