@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from shopfloor.audit import service as audit
 from shopfloor.identity import domain
 from shopfloor.identity.tables import ApiToken, SignInSession, User
-from shopfloor.kernel.context import Actor, CommandContext
+from shopfloor.kernel.context import SYSTEM, Actor, CommandContext
 from shopfloor.kernel.errors import Conflict, NotFound, RuleViolation, Unauthenticated
 
 HASHER = PasswordHasher(
@@ -22,6 +22,7 @@ HASHER = PasswordHasher(
     memory_cost=domain.ARGON2_MEMORY_KIB,
     parallelism=domain.ARGON2_PARALLELISM,
 )
+SYSTEM_ACTOR = SYSTEM
 # A hash to verify against when the user name is unknown, so timing does not tell.
 _DUMMY_HASH = HASHER.hash("shopfloor-no-such-user")
 

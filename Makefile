@@ -1,0 +1,34 @@
+# shopfloor — the two commands of the quick start are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Seed a demo plant in var/demo.db and serve it at http://127.0.0.1:8000
+demo: $(STAMP)
+	$(BIN)/shopfloor demo
+
+## Lint, type-check, check the architecture, then run every test (SQLite and PostgreSQL)
+test: $(STAMP) lint
+	$(BIN)/pytest -n $${PYTEST_WORKERS:-auto} --maxprocesses=4 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,1 @@
+"""The HTTP/JSON API under /api/v1 (OpenAPI at /docs), /healthz and /metrics."""

@@ -1,0 +1,203 @@
+"""Request dependencies: the runtime, read sessions, the signed-in actor, role checks and
+the command runner that owns the transaction and honours `Idempotency-Key`."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shopfloor.bootstrap import Runtime
+from shopfloor.identity import service as identity
+from shopfloor.kernel.context import Actor, CommandContext
+from shopfloor.kernel.errors import Forbidden, RuleViolation, Unauthenticated
+from shopfloor.platform import idempotency
+
+T = TypeVar("T")
+
+bearer = HTTPBearer(auto_error=False, description="A session token from /api/v1/auth/login or an API token")
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def read_session(runtime: RuntimeDep) -> Iterator[Session]:
+    """A session for reads; it is rolled back and closed after the response."""
+    with runtime.sessions() as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
+ReadSession = Annotated[Session, Depends(read_session)]
+
+
+class ActorCache:
+    """Bearer token → actor for a few seconds, so each request does not re-read the user."""
+
+    def __init__(self, seconds: float = 5.0, size: int = 10_000) -> None:
+        self.seconds, self.size = seconds, size
+        self._entries: dict[str, tuple[float, Actor]] = {}
+
+    def get(self, token: str) -> Actor | None:
+        hit = self._entries.get(token)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    def put(self, token: str, actor: Actor) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[token] = (time.monotonic() + self.seconds, actor)
+
+    def forget(self, token: str) -> None:
+        self._entries.pop(token, None)
+
+
+def current_actor(
+    request: Request,
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    """The person or client behind the bearer token (or the kiosk's session cookie)."""
+    token = credentials.credentials if credentials else request.cookies.get("shopfloor_session")
+    if not token:
+        raise Unauthenticated("sign in first: send 'Authorization: Bearer <token>'")
+    cache: ActorCache = request.app.state.actors
+    actor = cache.get(token)
+    if actor is None:
+        with runtime.sessions() as session:
+            actor = identity.actor_for_token(session, token, runtime.context(_NOBODY).now)
+        cache.put(token, actor)
+    return actor
+
+
+_NOBODY = Actor(0, "anonymous", "anonymous")
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+class RoleCheck:
+    """A dependency allowing only the given roles (admin always passes)."""
+
+    def __init__(self, *roles: str) -> None:
+        self.roles = frozenset(roles)
+
+    def __call__(self, actor: CurrentActor) -> Actor:
+        if not actor.has_any(*self.roles):
+            allowed = ", ".join(sorted(self.roles | {"admin"}))
+            raise Forbidden(f"this needs one of the roles {allowed}; you have {', '.join(sorted(actor.roles))}")
+        return actor
+
+
+def require(*roles: str) -> Any:
+    """`actor: Annotated[Actor, require("operator", "supervisor")]`."""
+    return Depends(RoleCheck(*roles))
+
+
+class IdempotencyKeyReused(RuleViolation):
+    code = "idempotency-key-reused"
+    title = "Idempotency-Key already used"
+
+
+class CommandRunner:
+    """Runs one command in one transaction; stores its response under the Idempotency-Key
+    in that same transaction, and replays it for a retry with the same key and body."""
+
+    def __init__(self, runtime: Runtime, key: str | None, request_hash: str, method: str, path: str) -> None:
+        self.runtime, self.key, self.request_hash = runtime, key, request_hash
+        self.method, self.path = method, path
+
+    def __call__(
+        self,
+        actor: Actor,
+        action: Callable[[Session, CommandContext], T],
+        present: type[BaseModel] | Callable[[T], Any] | None = None,
+        status_code: int = 200,
+        stored: Callable[[Any], Any] | None = None,
+    ) -> JSONResponse:
+        """`stored` turns the response into what is kept for replays (to leave out secrets)."""
+        principal = str(actor.user_id)
+        if self.key:
+            replay = self._replay(principal)
+            if replay is not None:
+                return replay
+        with self.runtime.unit_of_work() as uow:
+            ctx = self.runtime.context(actor)
+            result = action(uow.session, ctx)
+            body = jsonable_encoder(_present(result, present))
+            if self.key:
+                idempotency.remember(
+                    uow.session, principal=principal, key=self.key, method=self.method,
+                    path=self.path, request_hash=self.request_hash, status_code=status_code,
+                    response=stored(body) if stored else body, now=ctx.now,
+                )
+            try:
+                uow.commit()
+            except IntegrityError:
+                if not self.key:
+                    raise
+                uow.session.rollback()
+                replay = self._replay(principal)
+                if replay is None:
+                    raise
+                return replay
+        return JSONResponse(body, status_code=status_code)
+
+    def _replay(self, principal: str) -> JSONResponse | None:
+        assert self.key is not None
+        with self.runtime.sessions() as session:
+            record = idempotency.find(session, principal, self.key)
+        if record is None:
+            return None
+        if record.request_hash != self.request_hash:
+            raise IdempotencyKeyReused(
+                f"Idempotency-Key '{self.key}' was already used for a different request; "
+                "use a new key for a new request"
+            )
+        return JSONResponse(
+            record.response, status_code=record.status_code, headers={"Idempotent-Replayed": "true"}
+        )
+
+
+def _present(result: Any, present: type[BaseModel] | Callable[[Any], Any] | None) -> Any:
+    if present is None:
+        return result
+    if isinstance(present, type) and issubclass(present, BaseModel):
+        return present.model_validate(result, from_attributes=True)
+    return present(result)
+
+
+async def command_runner(
+    request: Request,
+    runtime: RuntimeDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=255,
+            description="Retry-safe key: the same key and body return the stored response",
+        ),
+    ] = None,
+) -> CommandRunner:
+    body = await request.body()
+    digest = hashlib.sha256(
+        b"|".join([request.method.encode(), request.url.path.encode(), request.url.query.encode(), body])
+    ).hexdigest()
+    return CommandRunner(runtime, idempotency_key, digest, request.method, request.url.path)
+
+
+Command = Annotated[CommandRunner, Depends(command_runner)]
