@@ -21,7 +21,9 @@ DATABASE_KINDS = ("sqlite", "postgresql")
 
 
 @pytest.fixture(scope="session")
-def database_factories(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[dict[str, DatabaseFactory]]:
+def database_factories(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Iterator[dict[str, DatabaseFactory]]:
     workdir = tmp_path_factory.mktemp("databases")
     factories = {kind: DatabaseFactory(kind, Path(workdir), worker_id) for kind in DATABASE_KINDS}
     yield factories
@@ -30,7 +32,9 @@ def database_factories(tmp_path_factory: pytest.TempPathFactory, worker_id: str)
 
 
 @pytest.fixture(params=DATABASE_KINDS)
-def db_url(request: pytest.FixtureRequest, database_factories: dict[str, DatabaseFactory]) -> Iterator[str]:
+def db_url(
+    request: pytest.FixtureRequest, database_factories: dict[str, DatabaseFactory]
+) -> Iterator[str]:
     """A fresh, migrated, empty database of each kind."""
     factory = database_factories[request.param]
     url = factory.new_url()
@@ -67,13 +71,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if skipped and exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
             if reporter:
-                reporter.write_line(f"CI: {skipped} test(s) skipped; in CI nothing may skip", red=True)
+                reporter.write_line(
+                    f"CI: {skipped} test(s) skipped; in CI nothing may skip", red=True
+                )
 
 
 @pytest.fixture
 def runtime(db_url: str) -> Iterator[Runtime]:
-    settings = load_settings(database_url=db_url, secret_key=TEST_SECRET, demo=False,
-                             site="plant-1", lockout_attempts=3)
+    settings = load_settings(
+        database_url=db_url, secret_key=TEST_SECRET, demo=False, site="plant-1", lockout_attempts=3
+    )
     rt = build_runtime(settings)
     yield rt
     rt.close()

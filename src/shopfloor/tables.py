@@ -14,8 +14,8 @@ metadata = Base.metadata
 __all__ = [
     "audit_tables",
     "execution_tables",
-    "identity_tables",
     "idempotency",
+    "identity_tables",
     "masterdata_tables",
     "materials_tables",
     "metadata",

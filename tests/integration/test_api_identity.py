@@ -7,15 +7,24 @@ from tests.support.api import PASSWORD
 
 def test_sign_in_and_who_am_i(api):
     api.add_user("maria", ["operator"], "Maria Keller")
-    response = api.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {api.token('maria')}"})
+    response = api.client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {api.token('maria')}"}
+    )
     assert response.status_code == 200
-    assert response.json() == {"user_id": 1, "username": "maria", "full_name": "Maria Keller", "roles": ["operator"]}
+    assert response.json() == {
+        "user_id": 1,
+        "username": "maria",
+        "full_name": "Maria Keller",
+        "roles": ["operator"],
+    }
 
 
 def test_lockout_after_repeated_failures(api):
     api.add_user("maria", ["operator"])
     for _ in range(3):
-        bad = api.client.post("/api/v1/auth/login", json={"username": "maria", "password": "wrong-password"})
+        bad = api.client.post(
+            "/api/v1/auth/login", json={"username": "maria", "password": "wrong-password"}
+        )
         assert bad.status_code == 401
         assert bad.headers["content-type"] == "application/problem+json"
     locked = api.client.post("/api/v1/auth/login", json={"username": "maria", "password": PASSWORD})
@@ -25,8 +34,14 @@ def test_lockout_after_repeated_failures(api):
 
 def test_role_is_checked_and_refusal_is_a_problem(api):
     response = api.post(
-        "/api/v1/users", role="operator",
-        json={"username": "eve", "full_name": "Eve", "password": "another-long-pass", "roles": ["admin"]},
+        "/api/v1/users",
+        role="operator",
+        json={
+            "username": "eve",
+            "full_name": "Eve",
+            "password": "another-long-pass",
+            "roles": ["admin"],
+        },
     )
     assert response.status_code == 403
     body = response.json()
@@ -36,7 +51,12 @@ def test_role_is_checked_and_refusal_is_a_problem(api):
 
 
 def test_idempotency_key_replays_and_refuses_a_different_body(api):
-    new_user = {"username": "otto", "full_name": "Otto", "password": "another-long-pass", "roles": ["operator"]}
+    new_user = {
+        "username": "otto",
+        "full_name": "Otto",
+        "password": "another-long-pass",
+        "roles": ["operator"],
+    }
     headers = {"Idempotency-Key": "add-otto-1"}
     first = api.post("/api/v1/users", json=new_user, headers=headers)
     again = api.post("/api/v1/users", json=new_user, headers=headers)
@@ -48,7 +68,12 @@ def test_idempotency_key_replays_and_refuses_a_different_body(api):
     assert other.json()["type"].endswith("/idempotency-key-reused")
     with api.runtime.sessions() as session:
         assert session.query(User).filter(User.username.like("otto%")).count() == 1
-        assert session.query(AuditEntry).filter_by(action="user.added", entity_id=str(first.json()["id"])).count() == 1
+        assert (
+            session.query(AuditEntry)
+            .filter_by(action="user.added", entity_id=str(first.json()["id"]))
+            .count()
+            == 1
+        )
 
 
 def test_user_ids_are_never_reused(api):

@@ -6,14 +6,18 @@ from shopfloor.audit.tables import AuditEntry
 
 def test_sealed_chain_verifies_and_detects_tampering(session, ctx):
     for i in range(5):
-        audit.record(session, ctx, "thing.changed", "thing", i, old={"v": i}, new={"v": i + 1}, reason="test")
+        audit.record(
+            session, ctx, "thing.changed", "thing", i, old={"v": i}, new={"v": i + 1}, reason="test"
+        )
     session.commit()
     assert audit.seal(session) == 5
     session.commit()
     count, breaks = audit.verify(session)
     assert (count, breaks) == (5, [])
 
-    session.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(reason="edited behind our back"))
+    session.execute(
+        update(AuditEntry).where(AuditEntry.seq == 3).values(reason="edited behind our back")
+    )
     session.commit()
     session.expire_all()
     _, breaks = audit.verify(session)

@@ -24,8 +24,12 @@ class ApiClient:
     def add_user(self, username: str, roles: list[str], full_name: str | None = None) -> int:
         with self.runtime.unit_of_work() as uow:
             user = identity.add_user(
-                uow.session, self.runtime.context(SYSTEM), username=username,
-                full_name=full_name or username.title(), password=PASSWORD, roles=roles,
+                uow.session,
+                self.runtime.context(SYSTEM),
+                username=username,
+                full_name=full_name or username.title(),
+                password=PASSWORD,
+                roles=roles,
             )
             uow.commit()
             return user.id

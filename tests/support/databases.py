@@ -38,7 +38,9 @@ def require_postgres() -> None:
         if _pg_reachable():
             return
         time.sleep(1)
-    pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN} and could not be started", pytrace=False)
+    pytest.fail(
+        f"PostgreSQL is not reachable at {PG_ADMIN} and could not be started", pytrace=False
+    )
 
 
 def _pg_url(name: str) -> str:

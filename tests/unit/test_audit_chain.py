@@ -17,7 +17,11 @@ def test_intact_chain_has_no_breaks():
 
 def test_edit_removal_and_relink_are_each_found():
     entries = chain(6)
-    edited = [*entries[:2], SealedEntry(3, entries[2].prev_hash, entries[2].hash, {"id": 3, "action": "y"}), *entries[3:]]
+    edited = [
+        *entries[:2],
+        SealedEntry(3, entries[2].prev_hash, entries[2].hash, {"id": 3, "action": "y"}),
+        *entries[3:],
+    ]
     assert [b.seq for b in verify_chain(edited)] == [3]
     removed = entries[:3] + entries[4:]
     problems = verify_chain(removed)

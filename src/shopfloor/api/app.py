@@ -11,13 +11,29 @@ from fastapi import FastAPI
 from shopfloor import __version__
 from shopfloor.api import observability, problems
 from shopfloor.api.deps import ActorCache
-from shopfloor.api.routes import audit, auth
+from shopfloor.api.routes import (
+    audit,
+    auth,
+    execution,
+    masterdata,
+    masterdata_people,
+    materials,
+    orders,
+)
 from shopfloor.audit import service as audit_service
 from shopfloor.bootstrap import Runtime
 from shopfloor.platform.logging import logger
 
 API_PREFIX = "/api/v1"
-ROUTERS = (auth.router, audit.router)
+ROUTERS = (
+    auth.router,
+    audit.router,
+    masterdata.router,
+    masterdata_people.router,
+    orders.router,
+    execution.router,
+    materials.router,
+)
 
 log = logger("shopfloor.app")
 

@@ -24,7 +24,9 @@ from shopfloor.platform import idempotency
 
 T = TypeVar("T")
 
-bearer = HTTPBearer(auto_error=False, description="A session token from /api/v1/auth/login or an API token")
+bearer = HTTPBearer(
+    auto_error=False, description="A session token from /api/v1/auth/login or an API token"
+)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -99,7 +101,9 @@ class RoleCheck:
     def __call__(self, actor: CurrentActor) -> Actor:
         if not actor.has_any(*self.roles):
             allowed = ", ".join(sorted(self.roles | {"admin"}))
-            raise Forbidden(f"this needs one of the roles {allowed}; you have {', '.join(sorted(actor.roles))}")
+            raise Forbidden(
+                f"this needs one of the roles {allowed}; you have {', '.join(sorted(actor.roles))}"
+            )
         return actor
 
 
@@ -117,7 +121,9 @@ class CommandRunner:
     """Runs one command in one transaction; stores its response under the Idempotency-Key
     in that same transaction, and replays it for a retry with the same key and body."""
 
-    def __init__(self, runtime: Runtime, key: str | None, request_hash: str, method: str, path: str) -> None:
+    def __init__(
+        self, runtime: Runtime, key: str | None, request_hash: str, method: str, path: str
+    ) -> None:
         self.runtime, self.key, self.request_hash = runtime, key, request_hash
         self.method, self.path = method, path
 
@@ -141,9 +147,15 @@ class CommandRunner:
             body = jsonable_encoder(_present(result, present))
             if self.key:
                 idempotency.remember(
-                    uow.session, principal=principal, key=self.key, method=self.method,
-                    path=self.path, request_hash=self.request_hash, status_code=status_code,
-                    response=stored(body) if stored else body, now=ctx.now,
+                    uow.session,
+                    principal=principal,
+                    key=self.key,
+                    method=self.method,
+                    path=self.path,
+                    request_hash=self.request_hash,
+                    status_code=status_code,
+                    response=stored(body) if stored else body,
+                    now=ctx.now,
                 )
             try:
                 uow.commit()
@@ -178,7 +190,7 @@ def _present(result: Any, present: type[BaseModel] | Callable[[Any], Any] | None
         return result
     if isinstance(present, type) and issubclass(present, BaseModel):
         return present.model_validate(result, from_attributes=True)
-    return present(result)
+    return present(result)  # type: ignore[call-arg]
 
 
 async def command_runner(
@@ -195,7 +207,9 @@ async def command_runner(
 ) -> CommandRunner:
     body = await request.body()
     digest = hashlib.sha256(
-        b"|".join([request.method.encode(), request.url.path.encode(), request.url.query.encode(), body])
+        b"|".join(
+            [request.method.encode(), request.url.path.encode(), request.url.query.encode(), body]
+        )
     ).hexdigest()
     return CommandRunner(runtime, idempotency_key, digest, request.method, request.url.path)
 

@@ -17,7 +17,9 @@ from shopfloor.platform.logging import logger
 
 REQUESTS = Counter("shopfloor_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
-    "shopfloor_http_request_seconds", "HTTP request duration", ["method", "route"],
+    "shopfloor_http_request_seconds",
+    "HTTP request duration",
+    ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 log = logger("shopfloor.http")
@@ -34,8 +36,12 @@ def healthz(runtime: RuntimeDep) -> JSONResponse:
     except Exception as exc:  # the point of a health check is to report, not raise
         return JSONResponse({"status": "failing", "database": str(exc)[:200]}, status_code=503)
     return JSONResponse(
-        {"status": "ok", "version": __version__, "database": runtime.engine.dialect.name,
-         "audit_unsealed": unsealed}
+        {
+            "status": "ok",
+            "version": __version__,
+            "database": runtime.engine.dialect.name,
+            "audit_unsealed": unsealed,
+        }
     )
 
 
@@ -57,6 +63,11 @@ def install(app: FastAPI) -> None:
         REQUESTS.labels(request.method, template, str(response.status_code)).inc()
         LATENCY.labels(request.method, template).observe(elapsed)
         if response.status_code >= 500:
-            log.warning("request failed", method=request.method, path=request.url.path,
-                        status=response.status_code, ms=round(elapsed * 1000, 1))
+            log.warning(
+                "request failed",
+                method=request.method,
+                path=request.url.path,
+                status=response.status_code,
+                ms=round(elapsed * 1000, 1),
+            )
         return response

@@ -52,23 +52,33 @@ def install(app: FastAPI) -> None:
         ]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem(
-            request, 422, "invalid-request", "The request is not valid",
-            f"Please correct: {summary}", errors=errors,
+            request,
+            422,
+            "invalid-request",
+            "The request is not valid",
+            f"Please correct: {summary}",
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         titles = {404: "Not found", 405: "Method not allowed", 401: "Sign-in required"}
         return problem(
-            request, exc.status_code, f"http-{exc.status_code}",
-            titles.get(exc.status_code, "Request not accepted"), str(exc.detail),
+            request,
+            exc.status_code,
+            f"http-{exc.status_code}",
+            titles.get(exc.status_code, "Request not accepted"),
+            str(exc.detail),
         )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path)
         return problem(
-            request, 500, "internal-error", "Internal error",
+            request,
+            500,
+            "internal-error",
+            "Internal error",
             "shopfloor could not complete the request; nothing was changed. "
             "The error has been logged for the plant's IT.",
         )

@@ -37,7 +37,9 @@ def verify_chain(entries: Iterable[SealedEntry]) -> list[ChainBreak]:
     previous, expected_seq = GENESIS, 1
     for entry in entries:
         if entry.seq != expected_seq:
-            breaks.append(ChainBreak(expected_seq, f"entries {expected_seq}..{entry.seq - 1} missing"))
+            breaks.append(
+                ChainBreak(expected_seq, f"entries {expected_seq}..{entry.seq - 1} missing")
+            )
         if entry.prev_hash != previous:
             breaks.append(ChainBreak(entry.seq, "link to the previous entry does not match"))
         if entry_hash(entry.prev_hash, entry.seq, entry.content) != entry.hash:

@@ -63,7 +63,8 @@ def seal(session: Session) -> int:
         .order_by(AuditEntry.seq.desc())
         .limit(1)
     ).first()
-    seq, previous = (last[0], last[1]) if last else (0, GENESIS)
+    seq: int = last[0] if last and last[0] is not None else 0
+    previous: str = last[1] if last and last[1] is not None else GENESIS
     sealed = 0
     while True:
         batch = session.scalars(
@@ -98,9 +99,7 @@ def verify(session: Session) -> tuple[int, list[ChainBreak]]:
     rows = session.scalars(
         select(AuditEntry).where(AuditEntry.seq.is_not(None)).order_by(AuditEntry.seq)
     )
-    entries = [
-        SealedEntry(e.seq or 0, e.prev_hash or "", e.hash or "", e.content()) for e in rows
-    ]
+    entries = [SealedEntry(e.seq or 0, e.prev_hash or "", e.hash or "", e.content()) for e in rows]
     breaks = verify_chain(entries)
     head = session.get(AuditChainHead, 1)
     last = entries[-1] if entries else None

@@ -51,5 +51,9 @@ def plant_errors() -> Iterator[None]:
         fail(exc.detail)
 
 
-DbOption = typer.Option(None, "--database-url", envvar="SHOPFLOOR_DATABASE_URL",
-                        help="SQLAlchemy URL (default: SQLite file var/shopfloor.db)")
+DbOption = typer.Option(
+    None,
+    "--database-url",
+    envvar="SHOPFLOOR_DATABASE_URL",
+    help="SQLAlchemy URL (default: SQLite file var/shopfloor.db)",
+)

@@ -7,6 +7,9 @@ import getpass
 import typer
 
 from shopfloor.cli.common import DbOption, console, fail, plant_errors, runtime_for, settings_from
+from shopfloor.cli.demo import demo
+from shopfloor.cli.import_run import import_file
+from shopfloor.cli.orders import order_app
 from shopfloor.identity import service as identity
 from shopfloor.identity.domain import ROLES
 from shopfloor.kernel.context import SYSTEM
@@ -23,6 +26,9 @@ audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=Tr
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(order_app, name="order")
+app.command("import")(import_file)
+app.command("demo")(demo)
 
 
 @db_app.command("upgrade")

@@ -25,8 +25,14 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) ->
         if settings.secret_key is not None:
             os.environ["SHOPFLOOR_SECRET_KEY"] = settings.secret_key.get_secret_value()
         console.print(f"serving on http://{host}:{port} with {workers} workers")
-        uvicorn.run("shopfloor.api.factory:app_from_environment", factory=True, host=host,
-                    port=port, workers=workers, log_level="warning")
+        uvicorn.run(
+            "shopfloor.api.factory:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
         return
     console.print(f"serving on http://{host}:{port} — API docs at http://{host}:{port}/docs")
     uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")

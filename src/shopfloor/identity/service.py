@@ -66,7 +66,11 @@ def add_user(
     session.add(user)
     session.flush()
     audit.record(
-        session, ctx, "user.added", "user", user.id,
+        session,
+        ctx,
+        "user.added",
+        "user",
+        user.id,
         new={"username": username, "full_name": full_name, "roles": sorted(role_set)},
     )
     return user
@@ -100,8 +104,14 @@ def sign_in(
             user.failed_attempts, ctx.now, lockout_attempts, lockout_minutes
         )
         if user.locked_until is not None:
-            audit.record(session, ctx, "user.locked", "user", user.id,
-                         new={"failed_attempts": user.failed_attempts})
+            audit.record(
+                session,
+                ctx,
+                "user.locked",
+                "user",
+                user.id,
+                new={"failed_attempts": user.failed_attempts},
+            )
         raise Unauthenticated("unknown user name or wrong password")
     user.failed_attempts = 0
     user.locked_until = None

@@ -21,7 +21,9 @@ class Actor:
         return "admin" in self.roles or bool(self.roles.intersection(roles))
 
 
-SYSTEM = Actor(user_id=0, username="system", full_name="shopfloor system", roles=frozenset({"admin"}))
+SYSTEM = Actor(
+    user_id=0, username="system", full_name="shopfloor system", roles=frozenset({"admin"})
+)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ class UnitOfMeasure(Base):
 
 
 class UomConversion(Base):
-    """`1 from_uom = factor × to_uom`; item-specific when item_id is set (1 box = 12 pcs)."""
+    """`1 from_uom = factor * to_uom`; item-specific when item_id is set (1 box = 12 pcs)."""
 
     __tablename__ = "md_uom_conversion"
     __table_args__ = (UniqueConstraint("from_uom_id", "to_uom_id", "item_id"),)

@@ -20,7 +20,9 @@ class Lot(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64))
     item_id: Mapped[int] = mapped_column(ForeignKey("md_item.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16))  # released, on_hold, quarantined, consumed, expired
+    status: Mapped[str] = mapped_column(
+        String(16)
+    )  # released, on_hold, quarantined, consumed, expired
     origin: Mapped[str] = mapped_column(String(16))  # erp_receipt, floor
     expires_on: Mapped[date | None] = mapped_column(Date)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("ord_production_order.id"))

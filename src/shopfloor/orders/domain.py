@@ -58,9 +58,7 @@ def discrepancy(erp_status: str) -> str | None:
     return {"created": "erp_not_released", "closed": "erp_closed"}.get(erp_status)
 
 
-def check_routing_order(
-    operation_no: int, command: str, earlier: Mapping[int, str]
-) -> None:
+def check_routing_order(operation_no: int, command: str, earlier: Mapping[int, str]) -> None:
     """Operations follow the routing: start only after every earlier operation has started,
     complete only after every earlier one has completed. `earlier` maps number → status."""
     if command == "start":
@@ -73,7 +71,8 @@ def check_routing_order(
         open_ops = sorted(no for no, status in earlier.items() if status != "completed")
         if open_ops:
             raise RuleViolation(
-                f"operation {operation_no} cannot complete before operation {open_ops[0]} is completed"
+                f"operation {operation_no} cannot complete before operation {open_ops[0]} "
+                "is completed"
             )
 
 

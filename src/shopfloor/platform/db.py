@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Dialect, MetaData, Numeric, String, create_engine, event
+from sqlalchemy import Dialect, MetaData, Numeric, String, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -85,8 +85,6 @@ def to_json(value: Any) -> str:
     return json.dumps(value, default=_json_default, sort_keys=True, separators=(",", ":"))
 
 
-
-
 def make_engine(url: str, pool_size: int = 10) -> Engine:
     """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (psycopg 3)."""
     if url.startswith("sqlite"):
@@ -116,9 +114,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+WRITE_INTENT = "shopfloor_write"
+
+
 def _sqlite_begin_immediate(connection: Any) -> None:
-    """Take SQLite's write lock at BEGIN, so two writers queue instead of deadlocking."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """A unit of work takes SQLite's write lock at BEGIN, so two writers queue (busy
+    timeout) instead of failing when both try to upgrade a read lock; reads stay deferred
+    and never block anyone in WAL mode."""
+    write = connection.get_execution_options().get(WRITE_INTENT, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

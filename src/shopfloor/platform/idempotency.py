@@ -61,9 +61,5 @@ def remember(
 def purge(session: Session, now: datetime, keep_hours: int) -> int:
     """Forget responses older than the retention (at least 24 h by policy)."""
     cutoff = now - timedelta(hours=max(keep_hours, 24))
-    result = session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)
-    )
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
     return int(getattr(result, "rowcount", 0) or 0)
-
-

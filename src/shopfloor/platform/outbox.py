@@ -34,6 +34,7 @@ EVENT_TYPES = frozenset(
         "downtime.recorded",
         "lot.created",
         "work_order.completed",
+        "work_order.aborted",
         "fact.reversed",
     }
 )

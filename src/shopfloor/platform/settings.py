@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     idempotency_hours: int = Field(default=48, description="How long stored responses are kept.")
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
-    audit_seal_seconds: float = Field(default=1.0, description="How often the audit chain is sealed.")
+    audit_seal_seconds: float = Field(
+        default=1.0, description="How often the audit chain is sealed."
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -9,6 +9,8 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from shopfloor.platform.db import WRITE_INTENT
+
 
 class UnitOfWork:
     """`with UnitOfWork(factory) as uow: ...; uow.commit()`, anything else rolls back."""
@@ -19,6 +21,7 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
+        self.session.connection(execution_options={WRITE_INTENT: True})
         return self
 
     def __exit__(

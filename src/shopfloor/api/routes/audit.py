@@ -25,8 +25,9 @@ class ChainCheck(BaseModel):
 @router.get("/audit/verify", response_model=ChainCheck, summary="Check the audit hash chain")
 def verify_chain(session: ReadSession, actor: Annotated[Actor, require("quality")]) -> ChainCheck:
     count, breaks = audit.verify(session)
-    return ChainCheck(entries=count, intact=not breaks,
-                      problems=[f"entry {b.seq}: {b.problem}" for b in breaks])
+    return ChainCheck(
+        entries=count, intact=not breaks, problems=[f"entry {b.seq}: {b.problem}" for b in breaks]
+    )
 
 
 @router.get(

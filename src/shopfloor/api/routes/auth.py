@@ -67,11 +67,17 @@ class TokenOut(ApiModel):
 
 
 def _me(actor: Actor) -> MeOut:
-    return MeOut(user_id=actor.user_id, username=actor.username, full_name=actor.full_name,
-                 roles=sorted(actor.roles))
+    return MeOut(
+        user_id=actor.user_id,
+        username=actor.username,
+        full_name=actor.full_name,
+        roles=sorted(actor.roles),
+    )
 
 
-@router.post("/auth/login", response_model=SessionOut, summary="Sign in with user name and password")
+@router.post(
+    "/auth/login", response_model=SessionOut, summary="Sign in with user name and password"
+)
 def login(body: SignIn, runtime: RuntimeDep) -> JSONResponse:
     """Returns a bearer token. Repeated failures lock the account for a while."""
     settings = runtime.settings
@@ -79,15 +85,20 @@ def login(body: SignIn, runtime: RuntimeDep) -> JSONResponse:
         ctx = runtime.context(identity.SYSTEM_ACTOR)
         try:
             user = identity.sign_in(
-                uow.session, ctx, body.username, body.password,
-                lockout_attempts=settings.lockout_attempts, lockout_minutes=settings.lockout_minutes,
+                uow.session,
+                ctx,
+                body.username,
+                body.password,
+                lockout_attempts=settings.lockout_attempts,
+                lockout_minutes=settings.lockout_minutes,
             )
         except Unauthenticated:
             uow.commit()  # keep the failure count
             raise
         token = identity.open_session(uow.session, ctx, user, settings.session_hours)
-        out = SessionOut(token=token, expires_in_hours=settings.session_hours,
-                         user=_me(identity.actor_of(user)))
+        out = SessionOut(
+            token=token, expires_in_hours=settings.session_hours, user=_me(identity.actor_of(user))
+        )
         uow.commit()
     return JSONResponse(out.model_dump(mode="json"))
 
@@ -107,27 +118,35 @@ def me(actor: CurrentActor) -> MeOut:
 
 
 @router.get("/users", response_model=list[UserOut], summary="List users")
-def list_users(
-    session: ReadSession, actor: Annotated[Actor, require("supervisor")]
-) -> list[User]:
+def list_users(session: ReadSession, actor: Annotated[Actor, require("supervisor")]) -> list[User]:
     return list(session.scalars(select(User).order_by(User.id)))
 
 
 @router.post("/users", response_model=UserOut, status_code=201, summary="Add a user")
-def add_user(body: NewUser, run: Command, actor: Annotated[Actor, require("admin")]) -> JSONResponse:
+def add_user(
+    body: NewUser, run: Command, actor: Annotated[Actor, require("admin")]
+) -> JSONResponse:
     return run(
         actor,
         lambda s, ctx: identity.add_user(
-            s, ctx, username=body.username, full_name=body.full_name,
-            password=body.password, roles=body.roles,
+            s,
+            ctx,
+            username=body.username,
+            full_name=body.full_name,
+            password=body.password,
+            roles=body.roles,
         ),
         UserOut,
         status_code=201,
     )
 
 
-@router.post("/users/{user_id}/tokens", response_model=TokenOut, status_code=201,
-             summary="Issue an API token for an integration client")
+@router.post(
+    "/users/{user_id}/tokens",
+    response_model=TokenOut,
+    status_code=201,
+    summary="Issue an API token for an integration client",
+)
 def issue_token(
     user_id: int, body: NewToken, run: Command, actor: Annotated[Actor, require("admin")]
 ) -> JSONResponse:

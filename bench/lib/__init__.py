@@ -1,0 +1,1 @@
+"""Machinery shared by the benchmarks: databases, servers, the load generator, reporting."""

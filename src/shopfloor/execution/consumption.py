@@ -1,0 +1,262 @@
+"""Material consumption and returns against an order's execution BOM.
+
+A component is consumed against the norm of its BOM line for the whole order; above norm
+plus tolerance an overuse reason is needed. An approved alternative may replace a BOM
+component (its quantity counts as quantity / ratio of the original). A lot-tracked
+component is consumed from a named lot that may be consumed (released, not expired).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from shopfloor.execution.scope import (
+    OrderScope,
+    check_unit,
+    components,
+    operation_by_no,
+    order_move,
+    order_scope,
+    product_lot,
+    product_serial,
+)
+from shopfloor.kernel.context import CommandContext
+from shopfloor.kernel.errors import RuleViolation
+from shopfloor.kernel.quantities import qty
+from shopfloor.masterdata import queries as md
+from shopfloor.masterdata.tables import Item
+from shopfloor.materials import domain as rules
+from shopfloor.materials import queries as material_queries
+from shopfloor.materials import service as materials
+from shopfloor.materials.tables import Lot, MaterialMove
+from shopfloor.orders.tables import Operation, OrderComponent
+
+
+@dataclass(frozen=True)
+class _Line:
+    """The BOM line a consumption counts against, and the alternatives approved for it."""
+
+    component: OrderComponent
+    code: str
+    alternatives: dict[str, tuple[int, Decimal]]  # item code → (item id, ratio)
+
+    def ratio_of(self, item: Item) -> Decimal:
+        """How many units of `item` stand for one unit of the BOM component."""
+        return Decimal(1) if item.id == self.component.item_id else self.alternatives[item.code][1]
+
+
+def consume_material(
+    session: Session,
+    ctx: CommandContext,
+    order_id: int,
+    *,
+    item_code: str,
+    quantity: Decimal | int | str,
+    lot_code: str | None = None,
+    uom_code: str | None = None,
+    operation_no: int | None = None,
+    overuse_reason: str | None = None,
+    substitute_for: str | None = None,
+    into_serial: str | None = None,
+    into_lot: str | None = None,
+    occurred_at: datetime | None = None,
+) -> MaterialMove:
+    """Consume a component of the order's execution BOM (or an approved alternative of one).
+
+    The cumulative net consumption of the BOM line above norm x (1 + tolerance%) needs an
+    overuse reason. `into_lot` / `into_serial` name the product lot/serial the material went
+    into (created on the floor when new): that is what genealogy follows.
+    """
+    scope = order_scope(session, order_id)
+    item = md.item_by_code(session, item_code)
+    amount = qty(quantity)
+    line = _bom_line(session, scope, item, substitute_for, operation_no)
+    check_unit(uom_code, md.uom_by_id(session, _unit_of(line, item)).code, item_code)
+    lot = _component_lot(session, item, lot_code)
+    operation = _operation(session, scope, line, operation_no)
+    norm = rules.check_norm(
+        line.code,
+        _consumed_on_line(session, scope, line),
+        rules.as_original_quantity(amount, line.ratio_of(item)),
+        line.component.norm_quantity,
+        line.component.tolerance_pct,
+        overuse_reason,
+    )
+    product = product_lot(session, ctx, scope, into_lot)
+    unit = product_serial(session, ctx, scope, into_serial, product)
+    move = order_move(
+        session,
+        ctx,
+        scope,
+        "consume",
+        item_id=item.id,
+        quantity=amount,
+        uom_id=_unit_of(line, item),
+        operation=operation,
+        lot=lot,
+        overuse_reason=(overuse_reason or "").strip() or None,
+        substitute_for_item_id=line.component.item_id if substitute_for else None,
+        into_lot_id=product.id if product else None,
+        into_serial_id=unit.id if unit else None,
+        occurred_at=occurred_at,
+    )
+    details = {
+        "norm": norm.norm,
+        "actual": norm.actual,
+        "tolerance_pct": norm.tolerance_pct,
+        "over_norm": norm.excess,
+        "overuse_reason": move.overuse_reason,
+        "substitute_for": substitute_for,
+        "substitution_ratio": line.ratio_of(item) if substitute_for else None,
+        "into_lot": product.code if product else None,
+        "into_serial": unit.serial if unit else None,
+    }
+    _announce(session, ctx, scope, "material.consumed", move, item, lot, operation, details)
+    return move
+
+
+def _announce(
+    session: Session,
+    ctx: CommandContext,
+    scope: OrderScope,
+    event_type: str,
+    move: MaterialMove,
+    item: Item,
+    lot: Lot | None,
+    operation: Operation | None,
+    details: dict[str, Any],
+) -> None:
+    """`material.consumed` / `material.returned` with the material's item and lot as glue."""
+    scope.emit(
+        session,
+        ctx,
+        event_type,
+        {
+            "move_id": move.id,
+            "quantity": move.quantity,
+            "unit": md.uom_by_id(session, move.uom_id).code,
+            "lot": lot.code if lot else None,
+            **details,
+        },
+        operation=operation,
+        occurred_at=move.occurred_at,
+        item=item.code,
+        lot=lot.code if lot else None,
+    )
+
+
+def _bom_line(
+    session: Session,
+    scope: OrderScope,
+    item: Item,
+    substitute_for: str | None,
+    operation_no: int | None,
+) -> _Line:
+    """The execution BOM line of the component (or of the component it replaces)."""
+    wanted = substitute_for or item.code
+    target = md.item_by_code(session, wanted) if substitute_for else item
+    lines = [c for c in components(session, scope.order.id) if c.item_id == target.id]
+    if not lines:
+        hint = "" if substitute_for else "; if it replaces a component, say which one"
+        raise RuleViolation(
+            f"{wanted} is not in the execution BOM of order {scope.order.erp_order_id}{hint}"
+        )
+    chosen = next((c for c in lines if c.operation_no == operation_no), lines[0])
+    alternatives = {
+        alt.code: (alt.id, ratio)
+        for alt, ratio in md.alternatives_for_bom_line(session, chosen.bom_line_id)
+    }
+    if substitute_for:
+        rules.check_substitution(wanted, item.code, {c: r for c, (_, r) in alternatives.items()})
+    return _Line(chosen, wanted, alternatives)
+
+
+def _unit_of(line: _Line, item: Item) -> int:
+    """The unit a consumption is counted in: the BOM line's, or the alternative's own."""
+    return line.component.uom_id if item.id == line.component.item_id else item.uom_id
+
+
+def _component_lot(session: Session, item: Item, lot_code: str | None) -> Lot | None:
+    """The lot consumed from: required for a lot-tracked component, and must be registered."""
+    if lot_code is None:
+        if item.lot_tracked:
+            raise RuleViolation(f"{item.code} is lot-tracked: scan or name the lot consumed")
+        return None
+    return materials.find_lot(session, item.code, lot_code)
+
+
+def _operation(
+    session: Session, scope: OrderScope, line: _Line, operation_no: int | None
+) -> Operation | None:
+    number = operation_no if operation_no is not None else line.component.operation_no
+    return operation_by_no(session, scope.order.id, number) if number is not None else None
+
+
+def _consumed_on_line(session: Session, scope: OrderScope, line: _Line) -> Decimal:
+    """Net consumption counted against a BOM line so far: its component plus approved
+    alternatives (each as quantity / ratio), returns and reversals included."""
+    ratios = {item_id: ratio for item_id, ratio in line.alternatives.values()}
+    total = Decimal(0)
+    for move in material_queries.moves_of_order(session, scope.order.id):
+        if move.kind not in ("consume", "return"):
+            continue
+        effect = rules.consumption_effect(move.kind, move.quantity)
+        if move.item_id == line.component.item_id and move.substitute_for_item_id is None:
+            total += effect
+        elif move.substitute_for_item_id == line.component.item_id and move.item_id in ratios:
+            total += rules.as_original_quantity(effect, ratios[move.item_id])
+    return total
+
+
+def return_material(
+    session: Session,
+    ctx: CommandContext,
+    order_id: int,
+    *,
+    item_code: str,
+    quantity: Decimal | int | str,
+    lot_code: str | None = None,
+    uom_code: str | None = None,
+    operation_no: int | None = None,
+    reason: str | None = None,
+    occurred_at: datetime | None = None,
+) -> MaterialMove:
+    """Return unused material from an order, up to what the order consumed of it net
+    (of that lot, when a lot is named)."""
+    scope = order_scope(session, order_id)
+    item = md.item_by_code(session, item_code)
+    amount = qty(quantity)
+    check_unit(uom_code, md.uom_by_id(session, item.uom_id).code, item_code)
+    lot = materials.find_lot(session, item.code, lot_code) if lot_code else None
+    moves = [
+        m
+        for m in material_queries.moves_of_order(session, scope.order.id)
+        if m.item_id == item.id and (lot is None or m.lot_id == lot.id)
+    ]
+    net = sum((rules.consumption_effect(m.kind, m.quantity) for m in moves), Decimal(0))
+    rules.check_return(item.code if lot is None else f"{item.code} lot {lot.code}", amount, net)
+    operation = operation_by_no(session, order_id, operation_no) if operation_no else None
+    move = order_move(
+        session,
+        ctx,
+        scope,
+        "return",
+        item_id=item.id,
+        quantity=amount,
+        uom_id=item.uom_id,
+        operation=operation,
+        lot=lot,
+        substitute_for_item_id=next(
+            (m.substitute_for_item_id for m in moves if m.kind == "consume"), None
+        ),
+        reason=reason,
+        occurred_at=occurred_at,
+    )
+    details = {"reason": reason, "net_consumed": net - amount}
+    _announce(session, ctx, scope, "material.returned", move, item, lot, operation, details)
+    return move

@@ -1,0 +1,27 @@
+"""Material use cases: lots, serial numbers and the append-only move ledger. Never commits.
+
+The commands live in `lots` and `ledger`; this module is where callers find them all.
+"""
+
+from __future__ import annotations
+
+from shopfloor.materials.ledger import EVENT_OF_KIND, load_move, record_move, reverse_move
+from shopfloor.materials.lots import (
+    find_lot,
+    find_serial,
+    register_lot,
+    register_serial,
+    set_lot_status,
+)
+
+__all__ = [
+    "EVENT_OF_KIND",
+    "find_lot",
+    "find_serial",
+    "load_move",
+    "record_move",
+    "register_lot",
+    "register_serial",
+    "reverse_move",
+    "set_lot_status",
+]
