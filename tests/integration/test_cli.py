@@ -121,7 +121,7 @@ def test_import_of_a_good_json_file_then_again_changes_nothing(db_url, session, 
     assert order is not None and order.execution_status == "queued"
 
     audit_entries = session.scalar(select(func.count(AuditEntry.id)))
-    session.rollback()  # end the read transaction: SQLite allows one writer at a time
+    session.rollback()  # end the read transaction, so later reads see what the CLI wrote
     again = shopfloor(db_url, "import", str(path))
     assert again.exit_code == 0, again.output
     assert "imported 0, unchanged 11, rejected 0" in again.output

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -59,7 +62,7 @@ def test_seeding_twice_changes_nothing(session, ctx):
     first = seed_demo_plant(session, ctx)
     session.commit()
     after_first = _counts(session)
-    second = seed_demo_plant(session, ctx)
+    second = seed_demo_plant(session, replace(ctx, now=ctx.now + timedelta(days=3)))
     session.commit()
 
     assert dict(first.orders) == dict(second.orders) == EXPECTED

@@ -1,9 +1,11 @@
 """`shopfloor demo`: a demo plant in an embedded SQLite file, seeded and served.
 
-Needs no services at all: the database is a file (var/demo.db unless told otherwise), the
-schema is migrated, the plant is seeded in one transaction when the database holds no
-orders yet, and the server starts in demo mode (a fixed, public secret; fixed passwords,
-printed here). Never use demo mode for a real plant.
+Needs no services at all: the database is a file (var/demo.db unless --database-url or
+SHOPFLOOR_DEMO_DATABASE_URL say otherwise), the schema is migrated, the plant is seeded in
+one transaction when the database holds no orders yet, and the server starts in demo mode
+(a fixed, public secret; fixed passwords, printed here). Never use demo mode for a real
+plant: that is why the demo reads its own variable and not SHOPFLOOR_DATABASE_URL, so a
+plant's database is never seeded with demo people by accident.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def demo(
     database_url: str | None = typer.Option(
         None,
         "--database-url",
-        envvar="SHOPFLOOR_DATABASE_URL",
+        envvar="SHOPFLOOR_DEMO_DATABASE_URL",
         help=f"SQLAlchemy URL (default: {DEMO_DATABASE})",
     ),
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),

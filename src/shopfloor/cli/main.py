@@ -20,7 +20,9 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-db_app = typer.Typer(help="Database schema: create and upgrade through migrations.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="Database schema: create and upgrade through migrations.", no_args_is_help=True
+)
 user_app = typer.Typer(help="People and integration clients.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -47,18 +49,27 @@ def user_add(
     username: str = typer.Argument(..., help="Sign-in name, e.g. 'maria.k'"),
     full_name: str = typer.Option(..., "--name", help="Printed name, shown on signatures"),
     roles: list[str] = typer.Option(..., "--role", help=f"Repeat for several: {', '.join(ROLES)}"),
-    password: str | None = typer.Option(None, "--password", envvar="SHOPFLOOR_NEW_PASSWORD",
-                                        help="Asked for when not given"),
+    password: str | None = typer.Option(
+        None, "--password", envvar="SHOPFLOOR_NEW_PASSWORD", help="Asked for when not given"
+    ),
     database_url: str | None = DbOption,
 ) -> None:
     """Add a user (use it once to bootstrap the first admin)."""
     secret = password or getpass.getpass(f"Password for {username}: ")
     settings = settings_from(database_url)
     with runtime_for(settings) as runtime, plant_errors(), runtime.unit_of_work() as uow:
-        user = identity.add_user(uow.session, runtime.context(SYSTEM), username=username,
-                                 full_name=full_name, password=secret, roles=roles)
+        user = identity.add_user(
+            uow.session,
+            runtime.context(SYSTEM),
+            username=username,
+            full_name=full_name,
+            password=secret,
+            roles=roles,
+        )
         uow.commit()
-        console.print(f"added user [bold]{user.username}[/] (id {user.id}) with roles {', '.join(user.roles)}")
+        console.print(
+            f"added user [bold]{user.username}[/] (id {user.id}) with roles {', '.join(user.roles)}"
+        )
 
 
 @audit_app.command("verify")
@@ -92,8 +103,12 @@ def serve(
 
     settings = settings_from(database_url)
     with plant_errors():
-        run_server(settings, host=host or settings.host, port=port or settings.port,
-                   workers=workers or settings.workers)
+        run_server(
+            settings,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers or settings.workers,
+        )
 
 
 def main() -> None:  # pragma: no cover - console script entry
