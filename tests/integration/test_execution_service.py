@@ -27,6 +27,7 @@ from shopfloor.materials import service as materials
 from shopfloor.materials.tables import Lot, MaterialMove, SerialNumber
 from shopfloor.orders import service as orders
 from shopfloor.platform.outbox import OutboxEvent
+from shopfloor.platform.uow import UnitOfWork
 from tests.support.plant import NOW, build_plant, make_order, receive_lot
 
 D = Decimal
@@ -400,35 +401,33 @@ def test_scrap_anywhere_is_a_scrap_move_of_the_item(session, order, olga):
 
 
 def test_concurrent_reports_queue_behind_the_order_lock(session, sessions, order, olga):
-    """Two operators report on the same operation at once: the second waits for the first
-    to commit, then sees its output and is refused by the quantity rule."""
+    """Two operators report on the same operation at once, each in its own unit of work:
+    the second waits for the first to commit, then sees its output and is refused by the
+    quantity rule."""
     start(session, olga, order, 10)
     op10 = ops(session, order)[10].id
-    session.commit()  # on SQLite every transaction holds the write lock: end this one
-    first, second = sessions(), sessions()
+    session.commit()
     outcome: list[BaseException | None] = []
 
     def report_second():
-        try:
-            execution.report_production(second, olga, op10, kind="good", quantity=10)
-            second.commit()
-            outcome.append(None)
-        except BaseException as exc:
-            second.rollback()
-            outcome.append(exc)
+        with UnitOfWork(sessions) as second:
+            try:
+                execution.report_production(second.session, olga, op10, kind="good", quantity=10)
+                second.commit()
+                outcome.append(None)
+            except BaseException as exc:
+                outcome.append(exc)
 
-    try:
-        execution.report_production(first, olga, op10, kind="good", quantity=15)
+    with UnitOfWork(sessions) as first:
+        execution.report_production(first.session, olga, op10, kind="good", quantity=15)
         waiting = threading.Thread(target=report_second)
         waiting.start()
         time.sleep(0.5)
-        assert waiting.is_alive() and outcome == []  # queued behind the first command
+        assert waiting.is_alive() and outcome == [], outcome  # queued behind the first
         first.commit()
-        waiting.join(timeout=30)
-    finally:
-        first.close()
-        second.close()
+    waiting.join(timeout=30)
     assert len(outcome) == 1 and isinstance(outcome[0], RuleViolation)
+    session.expire_all()
     assert progress.order_progress(session, order.id).operations[0].good == D(15)
 
 

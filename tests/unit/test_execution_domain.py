@@ -96,32 +96,32 @@ def test_reports_only_on_running_or_paused_operations():
 
 
 def test_scrap_needs_a_scrap_or_defect_code():
-    domain.check_report("scrap", D(2), "defect", serial=False)
-    domain.check_report("scrap", D(2), "scrap", serial=False)
+    domain.check_quality_code("scrap", "defect", given=True)
+    domain.check_quality_code("scrap", "scrap", given=True)
     with pytest.raises(RuleViolation, match="scrap needs a defect or scrap code"):
-        domain.check_report("scrap", D(2), None, serial=False)
+        domain.check_quality_code("scrap", None, given=False)
     with pytest.raises(RuleViolation, match="not a rework code"):
-        domain.check_report("scrap", D(2), "rework", serial=False)
+        domain.check_quality_code("scrap", "rework", given=True)
 
 
 def test_rework_needs_a_rework_or_defect_code_and_good_takes_none():
-    domain.check_report("rework", D(1), "rework", serial=False)
-    domain.check_report("rework", D(1), "defect", serial=False)
+    domain.check_quality_code("rework", "rework", given=True)
+    domain.check_quality_code("rework", "defect", given=True)
     with pytest.raises(RuleViolation):
-        domain.check_report("rework", D(1), "scrap", serial=False)
-    domain.check_report("good", D(5), None, serial=False)
+        domain.check_quality_code("rework", "scrap", given=True)
+    domain.check_quality_code("good", None, given=False)
     with pytest.raises(RuleViolation, match="good output carries no"):
-        domain.check_report("good", D(5), "defect", serial=False)
+        domain.check_quality_code("good", None, given=True)
 
 
 def test_report_quantity_kind_and_serial_rules():
     with pytest.raises(RuleViolation, match="positive"):
-        domain.check_report("good", D(0), None, serial=False)
+        domain.check_report("good", D(0), serial=False)
     with pytest.raises(RuleViolation, match="not a report kind"):
-        domain.check_report("bad", D(1), None, serial=False)
+        domain.check_report("bad", D(1), serial=False)
     with pytest.raises(RuleViolation, match="one unit at a time"):
-        domain.check_report("good", D(2), None, serial=True)
-    domain.check_report("good", D(1), None, serial=True)
+        domain.check_report("good", D(2), serial=True)
+    domain.check_report("good", D(1), serial=True)
 
 
 def test_output_nets_reversals():

@@ -73,9 +73,8 @@ def consume_material(
     into (created on the floor when new): that is what genealogy follows.
     """
     scope = order_scope(session, order_id)
-    item = md.item_by_code(session, item_code)
     amount = qty(quantity)
-    line = _bom_line(session, scope, item, substitute_for, operation_no)
+    line, item = _bom_line(session, scope, item_code, substitute_for, operation_no)
     check_unit(uom_code, md.uom_by_id(session, _unit_of(line, item)).code, item_code)
     lot = _component_lot(session, item, lot_code)
     operation = _operation(session, scope, line, operation_no)
@@ -153,14 +152,18 @@ def _announce(
 def _bom_line(
     session: Session,
     scope: OrderScope,
-    item: Item,
+    item_code: str,
     substitute_for: str | None,
     operation_no: int | None,
-) -> _Line:
-    """The execution BOM line of the component (or of the component it replaces)."""
-    wanted = substitute_for or item.code
-    target = md.item_by_code(session, wanted) if substitute_for else item
-    lines = [c for c in components(session, scope.order.id) if c.item_id == target.id]
+) -> tuple[_Line, Item]:
+    """The execution BOM line of the component (or of the component it replaces), and the
+    consumed item. Anything else is not consumable on this order."""
+    wanted = substitute_for or item_code
+    lines = [
+        c
+        for c in components(session, scope.order.id)
+        if md.item_by_id(session, c.item_id).code == wanted
+    ]
     if not lines:
         hint = "" if substitute_for else "; if it replaces a component, say which one"
         raise RuleViolation(
@@ -172,8 +175,8 @@ def _bom_line(
         for alt, ratio in md.alternatives_for_bom_line(session, chosen.bom_line_id)
     }
     if substitute_for:
-        rules.check_substitution(wanted, item.code, {c: r for c, (_, r) in alternatives.items()})
-    return _Line(chosen, wanted, alternatives)
+        rules.check_substitution(wanted, item_code, {c: r for c, (_, r) in alternatives.items()})
+    return _Line(chosen, wanted, alternatives), md.item_by_code(session, item_code)
 
 
 def _unit_of(line: _Line, item: Item) -> int:

@@ -117,17 +117,21 @@ def check_reportable(operation_no: int, status: str) -> None:
         )
 
 
-def check_report(kind: str, quantity: Decimal, code_kind: str | None, *, serial: bool) -> None:
-    """A report is good, scrap or rework with a positive quantity; scrap needs a scrap or
-    defect code, rework a rework or defect code, good takes none; a serial is one unit."""
+def check_report(kind: str, quantity: Decimal, *, serial: bool) -> None:
+    """A report is good, scrap or rework with a positive quantity; a serial is one unit."""
     if kind not in REPORT_KINDS:
         raise RuleViolation(f"'{kind}' is not a report kind; use {', '.join(REPORT_KINDS)}")
     if quantity <= 0:
         raise RuleViolation(f"a reported quantity must be positive, not {fmt(quantity)}")
     if serial and quantity != 1:
         raise RuleViolation("a serial number is reported one unit at a time")
+
+
+def check_quality_code(kind: str, code_kind: str | None, *, given: bool) -> None:
+    """Scrap needs a scrap or defect code, rework a rework or defect code; good output
+    takes none. `code_kind` is the kind of the code given (None when none was)."""
     if kind == "good":
-        if code_kind is not None:
+        if given:
             raise RuleViolation("good output carries no scrap, defect or rework code")
         return
     wanted = CODE_KINDS[kind]

@@ -61,8 +61,11 @@ def report_production(
     domain.check_reportable(operation.operation_no, operation.status)
     amount = qty(quantity)
     when = fact_time(occurred_at, ctx.now)
-    code = md.quality_code_by_code(session, quality_code) if quality_code else None
-    domain.check_report(kind, amount, code.kind if code else None, serial=serial is not None)
+    domain.check_report(kind, amount, serial=serial is not None)
+    code = None
+    if quality_code is not None and kind != "good":
+        code = md.quality_code_by_code(session, quality_code)
+    domain.check_quality_code(kind, code.kind if code else None, given=quality_code is not None)
     check_unit(uom_code, scope.unit, f"order {scope.order.erp_order_id}")
     status_by_no = statuses(session, scope.order.id)
     _check_flow(session, scope, operation, status_by_no, kind, amount)

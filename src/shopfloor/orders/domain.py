@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from shopfloor.kernel.errors import RuleViolation
+from shopfloor.kernel.quantities import fmt
 from shopfloor.kernel.workflow import Workflow, transitions
 
 ERP_STATUSES = ("created", "released", "closed")
@@ -111,8 +112,8 @@ def check_output(
         raise RuleViolation(f"operation {operation_no}: a {kind} total cannot go below zero")
     if good + scrap > available:
         raise RuleViolation(
-            f"operation {operation_no}: {good + scrap} units good and scrap would exceed the "
-            f"{available} units that reached it"
+            f"operation {operation_no}: {fmt(good + scrap)} units good and scrap would exceed "
+            f"the {fmt(available)} units that reached it"
         )
 
 
