@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 ## Lint, type-check, check the architecture, then run every test (SQLite and PostgreSQL)
 test: $(STAMP) lint
-	$(BIN)/pytest -n $${PYTEST_WORKERS:-auto} --maxprocesses=4 -q
+	$(BIN)/pytest -n $${PYTEST_WORKERS:-auto} --maxprocesses=4 --dist loadgroup -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
