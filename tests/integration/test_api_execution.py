@@ -29,8 +29,11 @@ class Floor:
         operations = ok(api.get(f"{V1}/orders/{self.order_id}/operations"))
         self.ops = {op["operation_no"]: op["id"] for op in operations}
         self.lots = {
-            item: ok(api.post(f"{V1}/lots", role="integration",
-                              json={"item_code": item, "lot_code": code}))["id"]
+            item: ok(
+                api.post(
+                    f"{V1}/lots", role="integration", json={"item_code": item, "lot_code": code}
+                )
+            )["id"]
             for item, code in (("BOARD", "BRD-1"), ("CABLE", "CBL-1"))
         }
         self.olga = user_headers(api, "olga", ["operator"])
@@ -74,8 +77,9 @@ def test_only_a_qualified_operator_starts(floor):
     assert (started["from_status"], started["to_status"]) == ("dispatched", "running")
     assert floor.progress()["execution_status"] == "running"
     out_of_order = floor.post(f"/operations/{floor.ops[30]}/start")
-    assert out_of_order.status_code == 422 and "before operation 20" in out_of_order.json()[
-        "detail"]
+    assert (
+        out_of_order.status_code == 422 and "before operation 20" in out_of_order.json()["detail"]
+    )
 
 
 def test_a_production_report_is_recorded_once_per_idempotency_key(floor):
@@ -86,8 +90,9 @@ def test_a_production_report_is_recorded_once_per_idempotency_key(floor):
     again = floor.post(f"/operations/{floor.ops[10]}/production", body, headers=key)
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
-    other = floor.post(f"/operations/{floor.ops[10]}/production",
-                       {"kind": "good", "quantity": "6"}, headers=key)
+    other = floor.post(
+        f"/operations/{floor.ops[10]}/production", {"kind": "good", "quantity": "6"}, headers=key
+    )
     assert other.status_code == 422 and other.json()["type"].endswith("/idempotency-key-reused")
     assert count(floor.api, ProductionReport) == 1
     assert floor.progress()["operations"][0]["good"] == "5"
@@ -95,8 +100,10 @@ def test_a_production_report_is_recorded_once_per_idempotency_key(floor):
 
 def test_overuse_needs_a_reason_naming_the_norm(floor):
     floor.start(10)
-    assert ok(floor.consume(item_code="CABLE", quantity="40", lot_code="CBL-1"), 201)[
-        "lot_code"] == "CBL-1"
+    assert (
+        ok(floor.consume(item_code="CABLE", quantity="40", lot_code="CBL-1"), 201)["lot_code"]
+        == "CBL-1"
+    )
     moves = count(floor.api, MaterialMove)
     over = floor.consume(item_code="CABLE", quantity="2", lot_code="CBL-1")
     assert over.status_code == 422
@@ -106,15 +113,25 @@ def test_overuse_needs_a_reason_naming_the_norm(floor):
     no_lot = floor.consume(item_code="CABLE", quantity="2")
     assert no_lot.status_code == 422 and "lot-tracked" in no_lot.json()["detail"]
 
-    repair = ok(floor.consume(item_code="CABLE", quantity="2", lot_code="CBL-1",
-                              overuse_reason="repair"), 201)
+    repair = ok(
+        floor.consume(item_code="CABLE", quantity="2", lot_code="CBL-1", overuse_reason="repair"),
+        201,
+    )
     assert (repair["quantity"], repair["overuse_reason"]) == ("2", "repair")
     cables = next(c for c in floor.progress()["components"] if c["item"] == "CABLE")
     assert (cables["norm"], cables["consumed"], cables["overuse_reasons"]) == (
-        "40", "42", ["repair"])
+        "40",
+        "42",
+        ["repair"],
+    )
 
-    returned = ok(floor.post(f"/orders/{floor.order_id}/returns",
-                             {"item_code": "CABLE", "quantity": "1", "lot_code": "CBL-1"}), 201)
+    returned = ok(
+        floor.post(
+            f"/orders/{floor.order_id}/returns",
+            {"item_code": "CABLE", "quantity": "1", "lot_code": "CBL-1"},
+        ),
+        201,
+    )
     assert returned["kind"] == "return"
     moves = ok(floor.api.get(f"{V1}/orders/{floor.order_id}/moves"))
     assert [m["kind"] for m in moves] == ["consume", "consume", "return"]
@@ -122,17 +139,31 @@ def test_overuse_needs_a_reason_naming_the_norm(floor):
 
 def test_the_acceptance_run_shows_plan_against_actual(floor):
     floor.start(10)
-    ok(floor.consume(item_code="BOARD", quantity="20", lot_code="BRD-1", into_lot="WS-LOT-1"),
-       201)
+    ok(floor.consume(item_code="BOARD", quantity="20", lot_code="BRD-1", into_lot="WS-LOT-1"), 201)
     ok(floor.report(10, kind="good", quantity="20"), 201)
     start = hours_ago(3)
-    downtime = ok(floor.post("/downtimes", {
-        "work_center_code": "WC-ASSY", "reason_code": "waiting-for-material",
-        "started_at": start.isoformat(), "ended_at": (start + timedelta(minutes=40)).isoformat(),
-        "order_id": floor.order_id, "note": "cable"}), 201)
+    downtime = ok(
+        floor.post(
+            "/downtimes",
+            {
+                "work_center_code": "WC-ASSY",
+                "reason_code": "waiting-for-material",
+                "started_at": start.isoformat(),
+                "ended_at": (start + timedelta(minutes=40)).isoformat(),
+                "order_id": floor.order_id,
+                "note": "cable",
+            },
+        ),
+        201,
+    )
     assert downtime["minutes"] == "40"
-    labor = ok(floor.post(f"/operations/{floor.ops[10]}/labor", {
-        "started_at": hours_ago(2).isoformat(), "ended_at": hours_ago(1).isoformat()}), 201)
+    labor = ok(
+        floor.post(
+            f"/operations/{floor.ops[10]}/labor",
+            {"started_at": hours_ago(2).isoformat(), "ended_at": hours_ago(1).isoformat()},
+        ),
+        201,
+    )
     assert labor["minutes"] == "60"
     ok(floor.post(f"/operations/{floor.ops[10]}/complete"))
     floor.start(20)
@@ -148,9 +179,9 @@ def test_the_acceptance_run_shows_plan_against_actual(floor):
 
     progress = floor.progress()
     assert (progress["good"], progress["scrap"]) == ("18", "2")
-    assert [(op["operation_no"], op["good"], op["scrap"], op["status"])
-            for op in progress["operations"]] == [
-        (10, "20", "0", "completed"), (20, "18", "2", "completed"), (30, "18", "0", "completed")]
+    assert [
+        (op["operation_no"], op["good"], op["scrap"], op["status"]) for op in progress["operations"]
+    ] == [(10, "20", "0", "completed"), (20, "18", "2", "completed"), (30, "18", "0", "completed")]
     assert progress["downtime_minutes"] == {"waiting-for-material": "40"}
     assert progress["labor_minutes"] == "60"
 
@@ -166,15 +197,15 @@ def test_a_correction_reverses_once_with_a_reason(floor):
     report = ok(floor.report(10, kind="good", quantity="7"), 201)
     body = {"fact": "production", "fact_id": report["id"], "reason": "counted twice"}
     assert floor.api.post(f"{V1}/corrections", role="operator", json=body).status_code == 403
-    no_reason = floor.api.post(f"{V1}/corrections", role="supervisor",
-                               json={**body, "reason": ""})
+    no_reason = floor.api.post(f"{V1}/corrections", role="supervisor", json={**body, "reason": ""})
     assert no_reason.status_code == 422
     reversal = ok(floor.api.post(f"{V1}/corrections", role="quality", json=body), 201)
     assert (reversal["fact_id"], reversal["quantity"]) == (report["id"], "-7")
     twice = floor.api.post(f"{V1}/corrections", role="supervisor", json=body)
     assert twice.status_code == 422 and "already been reversed" in twice.json()["detail"]
-    missing = floor.api.post(f"{V1}/corrections", role="supervisor",
-                             json={**body, "fact_id": 999999})
+    missing = floor.api.post(
+        f"{V1}/corrections", role="supervisor", json={**body, "fact_id": 999999}
+    )
     assert missing.status_code == 404
     assert floor.progress()["operations"][0]["good"] == "0"
 
@@ -185,15 +216,18 @@ def test_facts_on_an_order_erp_has_not_released_land_in_the_exceptions_inbox(api
     ok(floor.report(10, kind="good", quantity="3"), 201)
     inbox = ok(api.get(f"{V1}/exceptions", role="supervisor"))
     assert {(f["fact"], f["discrepancy"]) for f in inbox} == {
-        ("operation_event", "erp_not_released"), ("production_report", "erp_not_released")}
+        ("operation_event", "erp_not_released"),
+        ("production_report", "erp_not_released"),
+    }
     assert api.get(f"{V1}/exceptions", role="operator").status_code == 403
 
 
 def test_lots_are_held_by_quality_and_then_refused(floor):
     cable = floor.lots["CABLE"]
     hold = {"status": "on_hold", "reason": "supplier recall"}
-    assert floor.api.post(f"{V1}/lots/{cable}/status", role="supervisor",
-                          json=hold).status_code == 403
+    assert (
+        floor.api.post(f"{V1}/lots/{cable}/status", role="supervisor", json=hold).status_code == 403
+    )
     held = ok(floor.api.post(f"{V1}/lots/{cable}/status", role="quality", json=hold))
     assert (held["code"], held["status"]) == ("CBL-1", "on_hold")
     assert [lot["code"] for lot in ok(floor.api.get(f"{V1}/lots?status=on_hold"))] == ["CBL-1"]
@@ -205,19 +239,33 @@ def test_lots_are_held_by_quality_and_then_refused(floor):
     ok(floor.consume(item_code="CABLE", quantity="1", lot_code="CBL-1"), 201)
     detail = ok(floor.api.get(f"{V1}/lots/{cable}", role="operator"))
     assert [(m["kind"], m["quantity"]) for m in detail["moves"]] == [("consume", "1")]
-    serial = ok(floor.post("/serials", {"item_code": "WS-100", "serial": "SN-0001",
-                                        "order_id": floor.order_id}))
+    serial = ok(
+        floor.post(
+            "/serials", {"item_code": "WS-100", "serial": "SN-0001", "order_id": floor.order_id}
+        )
+    )
     assert serial["serial"] == "SN-0001"
-    assert floor.post("/serials", {"item_code": "WS-100", "serial": "SN-2",
-                                   "lot_id": 999999}).status_code == 404
+    assert (
+        floor.post(
+            "/serials", {"item_code": "WS-100", "serial": "SN-2", "lot_id": 999999}
+        ).status_code
+        == 404
+    )
     assert floor.api.get(f"{V1}/lots/999999").status_code == 404
     assert floor.api.get(f"{V1}/lots/{cable}/genealogy?direction=sideways").status_code == 422
 
 
 def test_bad_input_is_a_problem_and_changes_nothing(floor):
     floor.start(10)
-    tables = (ProductionReport, MaterialMove, LaborRecord, Downtime, OperationEvent, Lot,
-              AuditEntry)
+    tables = (
+        ProductionReport,
+        MaterialMove,
+        LaborRecord,
+        Downtime,
+        OperationEvent,
+        Lot,
+        AuditEntry,
+    )
     before = {t: count(floor.api, t) for t in tables}
     op = floor.ops[10]
     future = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
@@ -228,18 +276,37 @@ def test_bad_input_is_a_problem_and_changes_nothing(floor):
         (f"/operations/{op}/production", {"kind": "good", "quantity": "0.0000001"}, 422),
         (f"/operations/{op}/production", {"kind": "good", "quantity": "21"}, 422),
         (f"/operations/{op}/production", {"kind": "scrap", "quantity": "1"}, 422),
-        (f"/operations/{op}/production",
-         {"kind": "good", "quantity": "1", "occurred_at": "2026-03-02T06:00:00"}, 422),
-        (f"/operations/{op}/production",
-         {"kind": "good", "quantity": "1", "occurred_at": future}, 422),
-        (f"/operations/{op}/production",
-         {"kind": "good", "quantity": "1", "quality_code": "nope"}, 422),
+        (
+            f"/operations/{op}/production",
+            {"kind": "good", "quantity": "1", "occurred_at": "2026-03-02T06:00:00"},
+            422,
+        ),
+        (
+            f"/operations/{op}/production",
+            {"kind": "good", "quantity": "1", "occurred_at": future},
+            422,
+        ),
+        (
+            f"/operations/{op}/production",
+            {"kind": "good", "quantity": "1", "quality_code": "nope"},
+            422,
+        ),
         ("/operations/999999/production", {"kind": "good", "quantity": "1"}, 404),
-        (f"/operations/{op}/labor",
-         {"started_at": hours_ago(1).isoformat(), "ended_at": hours_ago(2).isoformat()}, 422),
-        ("/downtimes", {"work_center_code": "NOPE", "reason_code": "material",
-                        "started_at": hours_ago(2).isoformat(),
-                        "ended_at": hours_ago(1).isoformat()}, 404),
+        (
+            f"/operations/{op}/labor",
+            {"started_at": hours_ago(1).isoformat(), "ended_at": hours_ago(2).isoformat()},
+            422,
+        ),
+        (
+            "/downtimes",
+            {
+                "work_center_code": "NOPE",
+                "reason_code": "material",
+                "started_at": hours_ago(2).isoformat(),
+                "ended_at": hours_ago(1).isoformat(),
+            },
+            404,
+        ),
         (f"/orders/{floor.order_id}/consumption", {"item_code": "CABLE-X", "quantity": "1"}, 422),
         (f"/orders/{floor.order_id}/returns", {"item_code": "HOUSING", "quantity": "1"}, 422),
         (f"/operations/{op}/pause", {}, 422),

@@ -15,6 +15,9 @@ from shopfloor.api.routes import (
     audit,
     auth,
     execution,
+    machines_ingest,
+    machines_maintenance,
+    machines_oee,
     masterdata,
     masterdata_people,
     materials,
@@ -33,6 +36,9 @@ ROUTERS = (
     orders.router,
     execution.router,
     materials.router,
+    machines_ingest.router,
+    machines_oee.router,
+    machines_maintenance.router,
 )
 
 log = logger("shopfloor.app")

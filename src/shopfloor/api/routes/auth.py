@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from shopfloor.api.deps import Command, CurrentActor, ReadSession, RuntimeDep, require
 from shopfloor.api.schemas import ApiModel, StrictInput
+from shopfloor.api.schemas_fields import IdPath
 from shopfloor.identity import service as identity
 from shopfloor.identity.domain import ROLES
 from shopfloor.identity.tables import User
@@ -148,7 +149,7 @@ def add_user(
     summary="Issue an API token for an integration client",
 )
 def issue_token(
-    user_id: int, body: NewToken, run: Command, actor: Annotated[Actor, require("admin")]
+    user_id: IdPath, body: NewToken, run: Command, actor: Annotated[Actor, require("admin")]
 ) -> JSONResponse:
     return run(
         actor,

@@ -94,6 +94,7 @@ def pause_operation(
 def resume_operation(
     operation_id: IdPath, run: Command, actor: Floor, body: MomentIn | None = None
 ) -> JSONResponse:
+    """Resume a paused operation; a paused order runs again."""
     at = body.at if body else None
     return run(
         actor,

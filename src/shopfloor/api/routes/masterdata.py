@@ -60,6 +60,7 @@ def upsert_uom(body: UomIn, run: Command, actor: Planner) -> JSONResponse:
 
 @router.get("/uoms", response_model=list[UomOut], summary="List units of measure")
 def list_uoms(session: ReadSession, actor: Anyone) -> list[UnitOfMeasure]:
+    """Every unit of measure with the dimension it measures, by code."""
     return queries.list_uoms(session)
 
 
@@ -167,11 +168,13 @@ def upsert_item(body: ItemIn, run: Command, actor: Planner) -> JSONResponse:
 
 @router.get("/items", response_model=list[ItemOut], summary="List items")
 def list_items(session: ReadSession, actor: Anyone) -> list[queries.ItemEntry]:
+    """Every item cached from ERP, by code, with its unit and tracking."""
     return queries.list_items(session)
 
 
 @router.get("/items/{code}", response_model=ItemOut, summary="One item")
 def get_item(code: CodePath, session: ReadSession, actor: Anyone) -> queries.ItemEntry:
+    """The item with this code (404 when ERP has not sent it)."""
     return reads.item_entry(session, code)
 
 

@@ -63,6 +63,7 @@ def upsert_skill(body: SkillIn, run: Command, actor: Planner) -> JSONResponse:
 
 @router.get("/skills", response_model=list[SkillOut], summary="List skills")
 def list_skills(session: ReadSession, actor: Anyone) -> list[Skill]:
+    """Every skill, by code."""
     return queries.list_skills(session)
 
 
@@ -144,6 +145,7 @@ def upsert_calendar(body: CalendarIn, run: Command, actor: Planner) -> JSONRespo
 
 @router.get("/calendars", response_model=list[CalendarOut], summary="List shift calendars")
 def list_calendars(session: ReadSession, actor: Anyone) -> list[ShiftCalendar]:
+    """Every shift calendar with its time zone."""
     return reads.list_calendars(session)
 
 
@@ -212,6 +214,7 @@ def upsert_crew(body: CrewIn, run: Command, actor: Planner) -> JSONResponse:
 
 @router.get("/crews", response_model=list[CrewOut], summary="List crews")
 def list_crews(session: ReadSession, actor: Anyone) -> list[queries.CrewEntry]:
+    """Every crew with its shift and the user names of its members."""
     return queries.list_crews(session)
 
 
@@ -252,6 +255,7 @@ def upsert_downtime_reason(body: DowntimeReasonIn, run: Command, actor: Planner)
     "/downtime-reasons", response_model=list[ReasonNodeOut], summary="The downtime reason tree"
 )
 def reason_tree(session: ReadSession, actor: Anyone) -> list[queries.ReasonNode]:
+    """Categories, the reasons under them and the details of each reason."""
     return queries.reason_tree(session)
 
 
@@ -273,4 +277,5 @@ def upsert_quality_code(body: QualityCodeIn, run: Command, actor: Planner) -> JS
 def list_quality_codes(
     session: ReadSession, actor: Anyone, kind: QualityKind | None = None
 ) -> list[QualityCode]:
+    """Scrap, defect and rework codes, optionally of one kind."""
     return queries.list_quality_codes(session, kind)

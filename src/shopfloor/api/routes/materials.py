@@ -76,6 +76,7 @@ def list_lots(
 
 @router.get("/lots/{lot_id}", response_model=LotDetailOut, summary="One lot with its moves")
 def get_lot(lot_id: IdPath, session: ReadSession, actor: Anyone) -> dict[str, Any]:
+    """The lot, its status and every move from, of or into it, oldest first."""
     return reads_floor.lot_detail(session, lot_id)
 
 
