@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import signal
 import sys
 from pathlib import Path
 
@@ -28,7 +29,12 @@ def usage() -> str:
     return f"usage: python -m bench NAME [options]   (NAME: {names}; NAME --help for options)"
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwind, so servers are stopped and databases dropped
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2
@@ -37,7 +43,11 @@ def main(argv: list[str]) -> int:
         print(f"unknown benchmark '{name}'. {usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(f"bench.{name}")
-    return int(module.main(rest) or 0)
+    try:
+        return int(module.main(rest) or 0)
+    except KeyboardInterrupt:  # servers and databases were cleaned up on the way out
+        print(f"\n{name}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -72,6 +72,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--database", default="sf_bench_api", help="database created and dropped by the run"
     )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        default=0,
+        help="instead of the load test: profile N transactions in-process (cProfile)",
+    )
     args = parser.parse_args(argv)
     if min(args.clients, args.workers, args.seconds, args.rounds) < 1 or args.warmup < 0:
         parser.error("clients, workers, seconds and rounds must be ≥ 1, warm-up ≥ 0")
@@ -199,15 +206,51 @@ def _headers(token: str) -> dict[str, str]:
     return {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
 
 
+def profile(url: str, plant: Plant, transactions: int) -> None:
+    """Time shopfloor and the floor in-process, then profile shopfloor's request path."""
+    from bench.lib import profiling
+    from shopfloor.api.app import create_app
+    from shopfloor.bootstrap import build_runtime
+    from shopfloor.platform.db import make_engine
+    from shopfloor.platform.settings import load_settings
+
+    profiling.run_sync_endpoints_inline()
+    runtime = build_runtime(load_settings(database_url=url, secret_key=secrets.token_urlsafe(32)))
+    floor_engine = make_engine(url)
+    try:
+        app = create_app(runtime, background=False)
+        login = wrk.Request(
+            f"{API}/auth/login", _body({"username": plant.operator, "password": plant.password})
+        )
+        token = profiling.sign_in(app, login)
+        shopfloor = profiling.InProcess(
+            app, runtime.engine, shopfloor_slots(plant), _headers(token)
+        )
+        floor = profiling.InProcess(
+            floor_app.create_app(floor_engine), floor_engine, floor_slots(len(plant.orders)),
+            _headers("x" * len(token)),
+        )  # fmt: skip
+        shopfloor.timed("shopfloor", transactions)
+        floor.timed("floor", transactions)
+        shopfloor.profile(transactions)
+    finally:
+        floor_engine.dispose()
+        runtime.close()
+
+
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
-    wrk.require_wrk()
+    if not args.profile:
+        wrk.require_wrk()
     warn_if_busy()
-    console.print(
-        f"[bold]api benchmark[/]: {args.clients} clients, {args.workers} uvicorn worker(s), "
-        f"{args.warmup} s warm-up + {args.seconds} s measured in {args.rounds} round(s) "
-        f"per side, PostgreSQL database {args.database}"
-    )
+    if args.profile:
+        console.print(f"[bold]api benchmark[/]: profiling {args.profile} transactions in-process")
+    else:
+        console.print(
+            f"[bold]api benchmark[/]: {args.clients} clients, {args.workers} uvicorn worker(s), "
+            f"{args.warmup} s warm-up + {args.seconds} s measured in {args.rounds} round(s) "
+            f"per side, PostgreSQL database {args.database}"
+        )
     with pg.fresh_database(args.database_url_admin, args.database) as url:
         started = time.monotonic()
         with console.status("migrating and seeding the plant"):
@@ -215,6 +258,9 @@ def main(argv: Sequence[str]) -> int:
         console.print(
             f"seeded {len(plant.orders)} running orders in {time.monotonic() - started:.1f} s"
         )
+        if args.profile:
+            profile(url, plant, args.profile)
+            return 0
         shopfloor, floor = measure_both(url, plant, args)
     console.print(summary_table("API benchmark (requests of all rounds)", [shopfloor, floor]))
     failed = shopfloor.failures + floor.failures

@@ -1,0 +1,130 @@
+"""Where a request spends its CPU: the real app, in-process, one request at a time — for
+`python -m bench api --profile N`. Shopfloor and the floor are timed the same way (CPU and
+SQL statements per request); shopfloor is then run once more under cProfile.
+
+FastAPI runs sync endpoints and dependencies in worker threads, which cProfile does not see;
+here they run inline on the event loop thread instead (the code path is otherwise the one
+the server runs, minus uvicorn's HTTP parsing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import pstats
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+
+from bench.lib.report import console
+from bench.lib.wrk import Request
+
+
+async def _inline(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return func(*args, **kwargs)
+
+
+def run_sync_endpoints_inline() -> None:
+    import fastapi.concurrency
+    import fastapi.dependencies.utils
+    import fastapi.routing
+
+    for module in (fastapi.routing, fastapi.dependencies.utils, fastapi.concurrency):
+        module.run_in_threadpool = _inline  # type: ignore[attr-defined]
+
+
+def _client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
+
+
+@dataclass
+class InProcess:
+    """An app driven in-process with one client, one request at a time."""
+
+    app: Any
+    engine: Any
+    slots: Sequence[Sequence[Request]]
+    headers: Mapping[str, str]
+
+    async def _send(self, count: int) -> int:
+        sent = 0
+        async with _client(self.app) as client:
+            for n in range(count):
+                for request in self.slots[n % len(self.slots)]:
+                    key = {"Idempotency-Key": f"profile-{uuid.uuid4().hex}"}
+                    answer = await client.post(
+                        request.path, content=request.body, headers={**self.headers, **key}
+                    )
+                    if not answer.is_success:
+                        raise SystemExit(f"POST {request.path}: {answer.status_code} {answer.text}")
+                    sent += 1
+        return sent
+
+    def send(self, count: int) -> int:
+        return asyncio.run(self._send(count))
+
+    def timed(self, name: str, count: int) -> None:
+        """Warm up, then print CPU, wall time and SQL statements per request."""
+        self.send(min(20, count))
+        statements: Counter[str] = Counter()
+
+        def tally(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements[statement.split(None, 1)[0].upper()] += 1
+
+        event.listen(self.engine, "before_cursor_execute", tally)
+        cpu, wall = time.process_time(), time.perf_counter()
+        sent = self.send(count)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        event.remove(self.engine, "before_cursor_execute", tally)
+        kinds = ", ".join(f"{k} {v / sent:.1f}" for k, v in statements.most_common())
+        console.print(
+            f"[bold]{name:>10}[/]: {cpu / sent * 1000:6.2f} ms CPU, {wall / sent * 1000:6.2f} ms "
+            f"wall, {sum(statements.values()) / sent:4.1f} SQL statements ({kinds}) per request"
+        )
+
+    def profile(self, count: int, top: int = 25) -> None:
+        """Run under cProfile (CPU clock); print CPU by package and the costliest calls."""
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+        self.send(count)
+        profiler.disable()
+        stats = pstats.Stats(profiler)
+        areas: Counter[str] = Counter()
+        for (filename, _, _), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+            areas[_area(filename)] += own
+        total = sum(areas.values()) or 1.0
+        console.print("CPU by package (own time, profiler on):")
+        for area, own in areas.most_common(8):
+            console.print(f"  {area:<16} {own / total * 100:5.1f}%")
+        console.print("shopfloor functions by cumulative CPU (profiler on):")
+        stats.sort_stats("cumulative").print_stats(r"/shopfloor/", top)
+
+
+def _area(filename: str) -> str:
+    """The package a profiled function belongs to (shopfloor, sqlalchemy, psycopg, ...)."""
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1].split("/", 1)[0]
+    if "/shopfloor/" in filename:
+        return "shopfloor"
+    if filename.startswith(("~", "<")):
+        return "builtins (C)"
+    return "stdlib"
+
+
+def sign_in(app: Any, request: Request) -> str:
+    async def login() -> str:
+        async with _client(app) as client:
+            answer = await client.post(
+                request.path, content=request.body, headers={"Content-Type": "application/json"}
+            )
+        if answer.status_code != 200:
+            raise SystemExit(f"sign-in failed ({answer.status_code}): {answer.text}")
+        return str(answer.json()["token"])
+
+    return asyncio.run(login())
