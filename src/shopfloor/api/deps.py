@@ -137,11 +137,11 @@ class CommandRunner:
     ) -> JSONResponse:
         """`stored` turns the response into what is kept for replays (to leave out secrets)."""
         principal = str(actor.user_id)
-        if self.key:
-            replay = self._replay(principal)
-            if replay is not None:
-                return replay
         with self.runtime.unit_of_work() as uow:
+            if self.key:
+                replay = self._replay(uow.session, principal)
+                if replay is not None:
+                    return replay
             ctx = self.runtime.context(actor)
             result = action(uow.session, ctx)
             body = jsonable_encoder(_present(result, present))
@@ -160,19 +160,20 @@ class CommandRunner:
             try:
                 uow.commit()
             except IntegrityError:
+                # The same key committed by a concurrent request first: answer with its response.
                 if not self.key:
                     raise
                 uow.session.rollback()
-                replay = self._replay(principal)
+                replay = self._replay(uow.session, principal)
                 if replay is None:
                     raise
                 return replay
         return JSONResponse(body, status_code=status_code)
 
-    def _replay(self, principal: str) -> JSONResponse | None:
+    def _replay(self, session: Session, principal: str) -> JSONResponse | None:
+        """The stored response for this key, read in the command's own transaction."""
         assert self.key is not None
-        with self.runtime.sessions() as session:
-            record = idempotency.find(session, principal, self.key)
+        record = idempotency.find(session, principal, self.key)
         if record is None:
             return None
         if record.request_hash != self.request_hash:

@@ -35,6 +35,7 @@ from shopfloor.materials import queries as material_queries
 from shopfloor.materials import service as materials
 from shopfloor.materials.tables import Lot, MaterialMove
 from shopfloor.orders.tables import Operation, OrderComponent
+from shopfloor.platform.db import quantity_sums
 
 
 @dataclass(frozen=True)
@@ -204,15 +205,22 @@ def _consumed_on_line(session: Session, scope: OrderScope, line: _Line) -> Decim
     """Net consumption counted against a BOM line so far: its component plus approved
     alternatives (each as quantity / ratio), returns and reversals included."""
     ratios = {item_id: ratio for item_id, ratio in line.alternatives.values()}
+    component = line.component.item_id
+    sums = quantity_sums(
+        session,
+        MaterialMove.quantity,
+        (MaterialMove.kind, MaterialMove.item_id, MaterialMove.substitute_for_item_id),
+        MaterialMove.order_id == scope.order.id,
+        MaterialMove.kind.in_(("consume", "return")),
+        MaterialMove.item_id.in_([component, *ratios]),
+    )
     total = Decimal(0)
-    for move in material_queries.moves_of_order(session, scope.order.id):
-        if move.kind not in ("consume", "return"):
-            continue
-        effect = rules.consumption_effect(move.kind, move.quantity)
-        if move.item_id == line.component.item_id and move.substitute_for_item_id is None:
+    for (kind, item_id, substitute_for), amount in sums.items():
+        effect = rules.consumption_effect(kind, amount)
+        if item_id == component and substitute_for is None:
             total += effect
-        elif move.substitute_for_item_id == line.component.item_id and move.item_id in ratios:
-            total += rules.as_original_quantity(effect, ratios[move.item_id])
+        elif substitute_for == component and item_id in ratios:
+            total += rules.as_original_quantity(effect, ratios[item_id])
     return total
 
 

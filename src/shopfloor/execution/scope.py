@@ -29,6 +29,7 @@ from shopfloor.orders import domain as orders_domain
 from shopfloor.orders import service as orders
 from shopfloor.orders.tables import Operation, OrderComponent, ProductionOrder
 from shopfloor.platform import outbox
+from shopfloor.platform.db import quantity_sums
 
 
 @dataclass
@@ -135,12 +136,13 @@ def operation_by_no(session: Session, order_id: int, operation_no: int) -> Opera
 
 def output(session: Session, operation_id: int) -> orders_domain.Output:
     """Net good, scrap and rework reported at one operation (reversals subtract)."""
-    rows = session.execute(
-        select(ProductionReport.kind, ProductionReport.quantity).where(
-            ProductionReport.operation_id == operation_id
-        )
+    sums = quantity_sums(
+        session,
+        ProductionReport.quantity,
+        (ProductionReport.kind,),
+        ProductionReport.operation_id == operation_id,
     )
-    return domain.output_of((kind, quantity) for kind, quantity in rows)
+    return domain.output_of((kind, total) for (kind,), total in sums.items())
 
 
 def components(session: Session, order_id: int) -> list[OrderComponent]:

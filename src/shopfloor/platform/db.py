@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Dialect, MetaData, Numeric, String, create_engine, event
+from sqlalchemy import Dialect, MetaData, Numeric, String, create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -127,3 +127,22 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+def quantity_sums(
+    session: Session, quantity: Any, keys: tuple[Any, ...], *where: Any
+) -> dict[tuple[Any, ...], Decimal]:
+    """Σ quantity per group of `keys` over the rows matching `where`, exactly.
+
+    PostgreSQL sums NUMERIC in the database; SQLite keeps quantities as decimal text, which
+    its SUM would turn into floating point, so there the rows are summed here as Decimals.
+    """
+    totals: dict[tuple[Any, ...], Decimal] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = select(*keys, func.sum(quantity)).where(*where).group_by(*keys)
+    else:
+        stmt = select(*keys, quantity).where(*where)
+    for row in session.execute(stmt):
+        group, amount = tuple(row[:-1]), row[-1]
+        totals[group] = totals.get(group, Decimal(0)) + qty(amount)
+    return totals
