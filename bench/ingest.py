@@ -13,7 +13,7 @@ unlimited queues) and a throw-away PostgreSQL database:
 - shopfloor: `MqttIngestWorker` as in production (decode, tag map, COPY into staging,
   INSERT … ON CONFLICT, commit, then PUBACK), for `--seconds` (≥ 30 by default);
 - floor "bare subscriber": paho-mqtt with the same connection options (MQTT 5, QoS 1,
-  persistent session) counting messages × metrics, nothing else;
+  persistent session) counting messages x metrics, nothing else;
 - floor "bare COPY": the rows shopfloor stored, COPYed into a table of the same shape
   (same primary key) in batches of the same size, a commit per batch.
 
@@ -54,8 +54,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "\n")[0])  # fmt: skip
     parser.add_argument("--seconds", type=int, default=30, help="shopfloor's measured time")
     parser.add_argument("--floor-seconds", type=int, default=15, help="bare subscriber's time")
-    parser.add_argument("--lag-seconds", type=int, default=10,
-                        help="lag measured at half the throughput shopfloor sustained")
+    parser.add_argument(
+        "--lag-seconds",
+        type=int,
+        default=10,
+        help="lag measured at half the throughput shopfloor sustained",
+    )
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds not counted")
     parser.add_argument("--machines", type=int, default=100)
     parser.add_argument("--values", type=int, default=30, help="process values per machine")
@@ -64,7 +68,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--database", default="sf_bench_ingest")
     args = parser.parse_args(argv)
     if args.seconds < 1 or args.machines < 1 or args.values < 8:
-        parser.error("seconds and machines must be ≥ 1, values ≥ 8 (10–50 metrics a message)")
+        parser.error("seconds and machines must be ≥ 1, values ≥ 8 (10-50 metrics a message)")
     return args
 
 
@@ -128,8 +132,14 @@ def _bodies(layout: Any, steps: int) -> list[tuple[str, str, bytes]]:
 
 
 def publisher(
-    port: int, layout: Any, bodies: list[tuple[str, str, bytes]], counters: Any, window: int,
-    stop: Any, ready: Any, rate: float,
+    port: int,
+    layout: Any,
+    bodies: list[tuple[str, str, bytes]],
+    counters: Any,
+    window: int,
+    stop: Any,
+    ready: Any,
+    rate: float,
 ) -> None:
     """Births, then the simulator's DDATA as fast as the side keeps up (closed loop, QoS 1)
     with fresh timestamps and each edge node's seq; the prepared steps repeat."""
@@ -221,8 +231,14 @@ class Window:
 
 
 def run_side(
-    name: str, port: int, layout: Any, bodies: Any, args: argparse.Namespace, consume: Any,
-    seconds: float, rate: float = 0.0,
+    name: str,
+    port: int,
+    layout: Any,
+    bodies: Any,
+    args: argparse.Namespace,
+    consume: Any,
+    seconds: float,
+    rate: float = 0.0,
 ) -> Measured:
     """Start the publisher, let `consume(window, stop)` take messages, measure, stop."""
     ctx = mp.get_context("spawn")
@@ -242,6 +258,7 @@ def run_side(
     process.join(10)
     consumer_stop.set()
     consumer.join(30)
+    time.sleep(3)  # the side's session expires at the broker
     console.print(f"  {name:>16}: {result.per_s:12,.0f} events/s  (published {published.value:,}"
                   f" messages)")  # fmt: skip
     return result
@@ -256,7 +273,10 @@ def shopfloor_side(runtime: Any, port: int) -> Any:
             lags = [now_ms - stamp for stamp in report.message_times_ms]
             window.add(report.messages, report.result.stored, lags)
 
-        settings = MqttSettings(port=port, client_id=f"bench-ingest-{secrets.token_hex(4)}")
+        # the session outlives a disconnect only briefly: a persistent session left behind
+        # would make the broker queue every later message for nobody
+        settings = MqttSettings(port=port, client_id=f"bench-ingest-{secrets.token_hex(4)}",
+                                session_expiry=2)  # fmt: skip
         MqttIngestWorker(runtime, settings, on_batch=on_batch).run(stop)
 
     return consume
@@ -281,7 +301,7 @@ def bare_subscriber_side(port: int, metrics_per_message: float) -> Any:
         client.on_message = on_message
         client.on_connect = lambda c, *_: c.subscribe("spBv1.0/#", qos=1)
         properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval, properties.ReceiveMaximum = 3600, 4000
+        properties.SessionExpiryInterval, properties.ReceiveMaximum = 2, 3000
         client.connect("127.0.0.1", port, clean_start=False, properties=properties)
         client.loop_start()
         stop.wait()
@@ -331,7 +351,7 @@ def main(argv: Sequence[str]) -> int:
     from shopfloor.platform.settings import load_settings
 
     layout = PlantLayout.generated(args.machines, process_values=args.values)
-    console.print(f"[bold]ingest[/]: {args.machines} machines × {args.values} process values, "
+    console.print(f"[bold]ingest[/]: {args.machines} machines x {args.values} process values, "
                   f"Sparkplug B DDATA, QoS 1, Mosquitto → PostgreSQL")  # fmt: skip
     broker = Broker()
     try:

@@ -97,16 +97,16 @@ def insert_events(runtime: Any, count: int, start: int) -> None:
 
 
 def floor_payloads(runtime: Any, prefix: str) -> list[tuple[str, str, bytes]]:
-    """The pending events as the relay would publish them: subject, message id, body."""
+    """The pending events exactly as the relay publishes them: subject, id, body bytes."""
     from shopfloor.integration.domain import nats_subject
-    from shopfloor.integration.service import EVENT_COLUMNS, _body, event_message
+    from shopfloor.integration.statements import message_columns, row_body
     from shopfloor.platform.outbox import OutboxEvent
 
     with runtime.sessions() as session:
-        rows = session.execute(select(*EVENT_COLUMNS).where(OutboxEvent.status == "pending")).all()
-    return [
-        (nats_subject(prefix, r.site, r.type), r.event_id, _body(event_message(r))) for r in rows
-    ]
+        columns = message_columns(session)
+        rows = session.execute(select(*columns).where(OutboxEvent.status == "pending")).all()
+    written = bool(rows) and "body" in rows[0]._fields
+    return [(nats_subject(prefix, r.site, r.type), r.event_id, row_body(r, written)) for r in rows]
 
 
 # --- the two sides --------------------------------------------------------------------

@@ -71,24 +71,7 @@ class Layout:
 
 def build_plant(session: Session, layout: Layout) -> dict[str, int]:
     """Master data and machine profiles; returns machine code → equipment id."""
-    calendar = ShiftCalendar(code="3x8", name="three shifts", timezone="UTC")
-    session.add(calendar)
-    session.flush()
-    for code, starts_at in SHIFTS:
-        shift = Shift(
-            calendar_id=calendar.id,
-            code=code,
-            name=code,
-            starts_at=starts_at,
-            minutes=480,
-            weekdays=list(range(7)),
-        )
-        session.add(shift)
-        session.flush()
-        session.add(
-            ShiftBreak(shift_id=shift.id, name=BREAK[0], offset_minutes=BREAK[1], minutes=BREAK[2])
-        )
-    site = Equipment(code="SITE", name="site", level="site", calendar_id=calendar.id)
+    site = Equipment(code="SITE", name="site", level="site", calendar_id=_calendar(session))
     session.add(site)
     session.flush()
     machines: dict[str, int] = {}
@@ -114,19 +97,33 @@ def build_plant(session: Session, layout: Layout) -> dict[str, int]:
         )
         session.add(
             MchIngestStat(
-                equipment_id=machine.id,
-                received=0,
-                inserted=0,
-                duplicates=0,
-                out_of_order=0,
-                skewed=0,
-                max_skew_ms=0,
-                deaths=0,
+                equipment_id=machine.id, received=0, inserted=0, duplicates=0,
+                out_of_order=0, skewed=0, max_skew_ms=0, deaths=0,
             )
-        )
+        )  # fmt: skip
     _routings(session, machines)
     session.flush()
     return machines
+
+
+def _calendar(session: Session) -> int:
+    calendar = ShiftCalendar(code="3x8", name="three shifts", timezone="UTC")
+    session.add(calendar)
+    session.flush()
+    for code, starts_at in SHIFTS:
+        shift = Shift(
+            calendar_id=calendar.id,
+            code=code,
+            name=code,
+            starts_at=starts_at,
+            minutes=480,
+            weekdays=list(range(7)),
+        )
+        session.add(shift)
+        session.flush()
+        name, offset, length = BREAK
+        session.add(ShiftBreak(shift_id=shift.id, name=name, offset_minutes=offset, minutes=length))
+    return calendar.id
 
 
 def _routings(session: Session, machines: dict[str, int]) -> None:

@@ -72,6 +72,13 @@ def demo(
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
     port: int = typer.Option(8000, help="Port"),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve after seeding"),
+    mqtt: str | None = typer.Option(
+        None,
+        "--mqtt",
+        envvar="SHOPFLOOR_DEMO_MQTT",
+        help="HOST[:PORT] of a broker for the "
+        "simulated machines (default: fed in-process, no broker needed)",
+    ),
 ) -> None:
     """Seed a demo plant (SQLite, no services needed) and serve it with the API docs."""
     settings = settings_from(database_url or DEMO_DATABASE, demo=True)
@@ -80,6 +87,11 @@ def demo(
     console.print(_welcome(settings, host, port, plant))
     if serve:
         from shopfloor.cli.server import run_server
+        from shopfloor.workers.plant_simulation import start_demo_machines
 
-        with plant_errors():
-            run_server(settings, host=host, port=port)
+        with plant_errors(), runtime_for(settings) as runtime:
+            stop_machines = start_demo_machines(runtime, mqtt)  # the first screen is alive
+            try:
+                run_server(settings, host=host, port=port)
+            finally:
+                stop_machines()

@@ -9,7 +9,10 @@ import typer
 from shopfloor.cli.common import DbOption, console, fail, plant_errors, runtime_for, settings_from
 from shopfloor.cli.demo import demo
 from shopfloor.cli.import_run import import_file
+from shopfloor.cli.machines import simulate
+from shopfloor.cli.oee import downtime_app, oee
 from shopfloor.cli.orders import order_app
+from shopfloor.cli.outbox import outbox_app, worker_app
 from shopfloor.identity import service as identity
 from shopfloor.identity.domain import ROLES
 from shopfloor.kernel.context import SYSTEM
@@ -29,8 +32,13 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(order_app, name="order")
+app.add_typer(worker_app, name="worker")
+app.add_typer(outbox_app, name="outbox")
 app.command("import")(import_file)
 app.command("demo")(demo)
+app.command("oee")(oee)
+app.add_typer(downtime_app, name="downtime")
+app.command("simulate")(simulate)
 
 
 @db_app.command("upgrade")

@@ -7,17 +7,35 @@ import os
 import uvicorn
 
 from shopfloor.api.app import create_app
-from shopfloor.bootstrap import build_runtime
+from shopfloor.bootstrap import Runtime, build_runtime
 from shopfloor.cli.common import console
+from shopfloor.integration.config import load_subscribers
 from shopfloor.platform.migrate import upgrade
 from shopfloor.platform.settings import Settings
+from shopfloor.workers.relay import BackgroundRelay
 
 
 def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
-    """Migrate, then serve. Several workers re-create the app from the environment."""
+    """Migrate, then serve (with the outbox relay as a thread when subscribers are
+    configured: the embedded default). Several workers re-create the app from the
+    environment."""
     settings.require_secret()
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
+    subscribers = load_subscribers(settings)
+    relay = BackgroundRelay(build_runtime(settings), subscribers) if subscribers else None
+    if relay is not None:
+        console.print(f"relaying the outbox to {', '.join(s.name for s in subscribers)}")
+        relay.start()
+    try:
+        _serve(runtime, settings, host=host, port=port, workers=workers)
+    finally:
+        if relay is not None:
+            relay.stop()
+            relay.worker.runtime.close()
+
+
+def _serve(runtime: Runtime, settings: Settings, *, host: str, port: int, workers: int) -> None:
     if workers > 1:
         runtime.close()
         os.environ["SHOPFLOOR_DATABASE_URL"] = settings.database_url

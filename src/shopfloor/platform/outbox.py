@@ -36,6 +36,9 @@ EVENT_TYPES = frozenset(
         "work_order.completed",
         "work_order.aborted",
         "fact.reversed",
+        "maintenance.requested",
+        "maintenance.started",
+        "maintenance.completed",
     }
 )
 

@@ -40,6 +40,22 @@ class Settings(BaseSettings):
     audit_seal_seconds: float = Field(
         default=1.0, description="How often the audit chain is sealed."
     )
+    subscribers_file: Path | None = Field(
+        default=None,
+        description="JSON or TOML file listing the outbox subscribers (webhook or NATS JetStream).",
+    )
+    subscribers: str | None = Field(
+        default=None, description="The subscribers as JSON, instead of a file (for containers)."
+    )
+    relay_batch: int = Field(default=500, description="Outbox events a relay claims per pass.")
+    relay_poll_seconds: float = Field(
+        default=1.0, description="How long an idle relay waits before it looks again."
+    )
+    relay_lease_seconds: float = Field(
+        default=60.0,
+        description="How long a claimed delivery stays reserved for its relay (longer than a "
+        "transport's timeout); after it, another relay may try again.",
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -144,7 +144,11 @@ def post_tags(
 
 @router.delete("/tag-map/{tag_id}", summary="Remove a tag")
 def delete_tag(tag_id: IdPath, run: Command, actor: TagEditor) -> JSONResponse:
-    return run(actor, lambda s, ctx: tags.remove_tag(s, ctx, tag_id) or {"removed": tag_id})
+    def remove(session: Session, ctx: CommandContext) -> dict[str, int]:
+        tags.remove_tag(session, ctx, tag_id)
+        return {"removed": tag_id}
+
+    return run(actor, remove)
 
 
 @router.get("/machine-ingest/health", summary="Ingest health per equipment and edge node")

@@ -1,0 +1,114 @@
+"""`shopfloor worker ingest mqtt|opcua` and `shopfloor simulate`.
+
+The ingest workers run until SIGTERM (or Ctrl-C): the batch in hand is stored, committed
+and acknowledged before they exit. `simulate` publishes a seeded plant as Sparkplug B.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import typer
+
+from shopfloor.cli.common import DbOption, console, fail, plant_errors, runtime_for, settings_from
+from shopfloor.cli.outbox import worker_app
+from shopfloor.kernel.context import SYSTEM
+
+ingest_app = typer.Typer(help="Machine data ingest (MQTT Sparkplug B / JSON, OPC UA).",
+                         no_args_is_help=True)  # fmt: skip
+worker_app.add_typer(ingest_app, name="ingest")
+
+HostOption = typer.Option("127.0.0.1", "--host", envvar="SHOPFLOOR_MQTT_HOST", help="MQTT broker")
+PortOption = typer.Option(1883, "--port", envvar="SHOPFLOOR_MQTT_PORT", help="MQTT port")
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+@ingest_app.command("mqtt")
+def ingest_mqtt(
+    host: str = HostOption,
+    port: int = PortOption,
+    client_id: str = typer.Option(
+        "shopfloor-ingest", "--client-id", help="Keep it stable: the broker keeps its session"
+    ),
+    batch: int = typer.Option(1000, help="Messages per transaction at most"),
+    database_url: str | None = DbOption,
+) -> None:
+    """Store Sparkplug B (spBv1.0/#) and JSON (shopfloor/json/#) messages; acknowledge each
+    to the broker only after its transaction committed."""
+    from shopfloor.workers.ingest_mqtt import MqttIngestWorker, MqttSettings
+
+    settings = settings_from(database_url)
+    with runtime_for(settings) as runtime:
+        worker = MqttIngestWorker(
+            runtime, MqttSettings(host=host, port=port, client_id=client_id, batch_messages=batch)
+        )
+        console.print(f"ingesting from mqtt://{host}:{port} (SIGTERM to stop)")
+        worker.run(_stop_on_signals())
+        t = worker.totals
+        console.print(
+            f"stopped: {t.messages} messages, {t.stored} samples stored, {t.duplicates} "
+            f"duplicates, {t.unmapped} unmapped, {t.invalid} invalid, "
+            f"{t.rebirth_requests} rebirth requests"
+        )
+
+
+@ingest_app.command("opcua")
+def ingest_opcua(
+    endpoint: str = typer.Option(..., "--endpoint", help="opc.tcp://host:4840/path"),
+    name: str = typer.Option(
+        "opcua", "--name", help="The address of this server's tags in the tag map"
+    ),
+    interval: float = typer.Option(0.5, help="Publishing interval, seconds"),
+    database_url: str | None = DbOption,
+) -> None:
+    """Subscribe to every node the tag map lists for this server (source opcua, address
+    --name) and store the data changes."""
+    from shopfloor.workers.ingest_opcua import OpcUaIngestWorker
+
+    settings = settings_from(database_url)
+    with runtime_for(settings) as runtime:
+        worker = OpcUaIngestWorker(runtime, endpoint, name, publishing_interval=interval)
+        if not worker.nodes():
+            fail(f"the tag map lists no opcua nodes for the address '{name}'")
+        console.print(f"subscribed to {len(worker.nodes())} node(s) at {endpoint}")
+        worker.run(_stop_on_signals())
+        console.print(f"stopped: {worker.stored} samples stored")
+
+
+def simulate(
+    machines: int = typer.Option(5, help="Machines in the plant (5 per line)"),
+    seed: int = typer.Option(1, help="The same seed, the same plant and story"),
+    values: int = typer.Option(2, help="Process values per machine"),
+    tick: float = typer.Option(1.0, help="Seconds between updates"),
+    speed: float = typer.Option(1.0, help="Simulated seconds per real second"),
+    host: str = HostOption,
+    port: int = PortOption,
+    install: bool = typer.Option(
+        True, "--install/--no-install", help="Create missing equipment and tags in the database"
+    ),
+    database_url: str | None = DbOption,
+) -> None:
+    """Publish a seeded plant (states, failures, micro-stops, changeovers, counts) as
+    Sparkplug B over MQTT until SIGTERM."""
+    from shopfloor.machines.setup import install_layout
+    from shopfloor.machines.simulator import PlantLayout, PlantSimulator
+    from shopfloor.workers.plant_simulation import MqttPlantPublisher
+
+    layout = PlantLayout.generated(machines, process_values=values)
+    if install:
+        settings = settings_from(database_url)
+        with runtime_for(settings) as runtime, plant_errors(), runtime.unit_of_work() as uow:
+            added = install_layout(uow.session, runtime.context(SYSTEM), layout)
+            uow.commit()
+        console.print(f"equipment in place; {added} tag(s) added to the tag map")
+    publisher = MqttPlantPublisher(PlantSimulator(layout, seed), host, port)
+    console.print(f"simulating {machines} machine(s) → mqtt://{host}:{port} (SIGTERM to stop)")
+    publisher.run(_stop_on_signals(), tick=tick, speed=speed)
+    console.print(f"stopped after {publisher.published} messages")

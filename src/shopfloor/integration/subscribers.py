@@ -1,0 +1,183 @@
+"""Who receives the outbox, and how: the subscriber configuration, validated, pure.
+
+A deployment lists its subscribers in a JSON or TOML file (`SHOPFLOOR_SUBSCRIBERS_FILE`) or
+as JSON in `SHOPFLOOR_SUBSCRIBERS`; `config.py` reads them, this module checks them. A
+webhook subscriber must name its own secrets: there is no default secret, ever.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shopfloor.kernel.errors import ShopfloorError
+
+TRANSPORTS = ("webhook", "nats")
+AGGREGATIONS = ("event", "operation", "shift")
+NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+STREAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SUBJECT_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+
+
+class SubscriberConfigError(ShopfloorError):
+    code = "subscriber-config"
+    title = "Subscriber configuration not valid"
+
+
+@dataclass(frozen=True)
+class ShiftPattern:
+    """The shift start times of the site, in its time zone; a shift ends where the next
+    one starts. `grace` is how long after its end late reports still join the summary."""
+
+    starts: tuple[time, ...]
+    timezone: str = "UTC"
+    grace: timedelta = timedelta(minutes=15)
+
+    def window(self, moment: datetime) -> tuple[datetime, datetime]:
+        """The shift that `moment` falls in, as aware datetimes in UTC (start, end)."""
+        zone = ZoneInfo(self.timezone)
+        local = moment.astimezone(zone)
+        starts = sorted(
+            datetime.combine(local.date() + timedelta(days=day), start, tzinfo=zone)
+            for day in (-1, 0, 1)
+            for start in self.starts
+        )
+        utc = [s.astimezone(moment.tzinfo) for s in starts]
+        for begin, end in itertools.pairwise(utc):
+            if begin <= moment < end:
+                return begin, end
+        raise SubscriberConfigError(f"no shift covers {moment.isoformat()}")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One receiver of the outbox and the rules of delivering to it."""
+
+    name: str
+    transport: str
+    url: str
+    secrets: tuple[str, ...] = ()
+    aggregation: str = "event"
+    max_attempts: int = 12
+    timeout_seconds: float = 10.0
+    concurrency: int = 16
+    backoff_base_seconds: float = 2.0
+    backoff_cap_seconds: float = 3600.0
+    stream: str = "SHOPFLOOR"
+    subject_prefix: str = "shopfloor"
+    duplicate_window_seconds: float = 7200.0
+    window_margin_seconds: float = 600.0
+    shifts: ShiftPattern | None = field(default=None)
+
+    @property
+    def duplicate_window(self) -> timedelta:
+        return timedelta(seconds=self.duplicate_window_seconds)
+
+    @property
+    def window_margin(self) -> timedelta:
+        return timedelta(seconds=self.window_margin_seconds)
+
+
+def parse_subscribers(raw: Any) -> tuple[Subscriber, ...]:
+    """Subscribers from decoded JSON/TOML: a list, or a mapping with a `subscriber(s)` list.
+
+    Refuses, with the subscriber's name in the message: unknown transports or aggregation
+    modes, webhooks without a secret, secrets that are not 24 to 64 bytes of base64, duplicate
+    names, and NATS duplicate windows too short for the safety margin.
+    """
+    if isinstance(raw, Mapping):
+        raw = raw.get("subscribers", raw.get("subscriber", []))
+    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
+        raise SubscriberConfigError("subscribers must be a list of tables/objects")
+    subscribers = tuple(_parse_one(entry, index) for index, entry in enumerate(raw))
+    names = [s.name for s in subscribers]
+    if len(set(names)) != len(names):
+        raise SubscriberConfigError("subscriber names must be unique")
+    return subscribers
+
+
+def _parse_one(entry: Any, index: int) -> Subscriber:
+    if not isinstance(entry, Mapping):
+        raise SubscriberConfigError(f"subscriber #{index + 1} is not a table/object")
+    name = str(entry.get("name", ""))
+    where = f"subscriber '{name or index + 1}'"
+    known = set(Subscriber.__dataclass_fields__) | {"shift_starts", "timezone", "grace_minutes"}
+    unknown = set(entry) - known
+    if unknown:
+        raise SubscriberConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
+    if not NAME.match(name):
+        raise SubscriberConfigError(f"{where}: name must be lower-case letters, digits, _ . -")
+    values = {k: v for k, v in entry.items() if k in Subscriber.__dataclass_fields__}
+    for key, spec in Subscriber.__dataclass_fields__.items():
+        if key in values and isinstance(spec.default, int | float):
+            try:
+                values[key] = type(spec.default)(values[key])
+            except (TypeError, ValueError) as exc:
+                raise SubscriberConfigError(f"{where}: {key} must be a number") from exc
+    values["secrets"] = tuple(str(s) for s in entry.get("secrets", ()))
+    values["shifts"] = _shifts(entry, where)
+    try:
+        subscriber = Subscriber(**values)
+    except TypeError as exc:
+        raise SubscriberConfigError(f"{where}: {exc}") from exc
+    _check(subscriber, where)
+    return subscriber
+
+
+def _shifts(entry: Mapping[str, Any], where: str) -> ShiftPattern | None:
+    if entry.get("aggregation") != "shift":
+        return None
+    try:
+        starts = tuple(time.fromisoformat(str(s)) for s in entry.get("shift_starts", ()))
+        zone = str(entry.get("timezone", "UTC"))
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise SubscriberConfigError(f"{where}: shift_starts/timezone not valid: {exc}") from exc
+    if not starts:
+        raise SubscriberConfigError(f"{where}: aggregation 'shift' needs shift_starts")
+    grace = timedelta(minutes=float(entry.get("grace_minutes", 15)))
+    return ShiftPattern(starts=tuple(sorted(set(starts))), timezone=zone, grace=grace)
+
+
+def _check(s: Subscriber, where: str) -> None:
+    if s.transport not in TRANSPORTS:
+        raise SubscriberConfigError(f"{where}: transport must be one of {', '.join(TRANSPORTS)}")
+    if s.aggregation not in AGGREGATIONS:
+        raise SubscriberConfigError(
+            f"{where}: aggregation must be one of {', '.join(AGGREGATIONS)}"
+        )
+    if not s.url:
+        raise SubscriberConfigError(f"{where}: url is required")
+    if s.max_attempts < 1 or s.concurrency < 1 or s.timeout_seconds <= 0:
+        raise SubscriberConfigError(f"{where}: max_attempts, concurrency, timeout must be > 0")
+    if s.transport == "webhook":
+        _check_secrets(s, where)
+    else:
+        if not STREAM.match(s.stream) or not SUBJECT_PREFIX.match(s.subject_prefix):
+            raise SubscriberConfigError(f"{where}: stream or subject_prefix not valid for NATS")
+        if s.duplicate_window_seconds <= 2 * s.window_margin_seconds:
+            raise SubscriberConfigError(
+                f"{where}: duplicate_window_seconds must exceed twice window_margin_seconds"
+            )
+
+
+def _check_secrets(s: Subscriber, where: str) -> None:
+    if not s.secrets:
+        raise SubscriberConfigError(
+            f'{where}: a webhook needs at least one secret (secrets = ["whsec_…"]); '
+            "there is no default"
+        )
+    for secret in s.secrets:
+        try:
+            key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise SubscriberConfigError(f"{where}: a secret is not base64 (whsec_…)") from exc
+        if not 24 <= len(key) <= 64:
+            raise SubscriberConfigError(f"{where}: a secret must be 24 to 64 bytes of key")

@@ -1,0 +1,379 @@
+"""The read side of OEE and downtime: figures recomputed from stored events, the downtime
+Pareto, and the unclassified downtime waiting for a reason.
+
+OEE follows the standard definitions exactly (see `machines.domain.oee` and docs/oee.md):
+each equipment's timeline is recomputed from its stored signals, shift calendar, planned
+stops and execution facts, turned into primitives that add up, summed per group and only
+then divided. Ratios are never averaged, so a line's OEE is its machines' summed good
+time over their summed planned production time. The ideal cycle time of every count is the
+one of the order operation (or product routing) it was counted for, read at recompute:
+correcting it, or a downtime reason, changes history consistently.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shopfloor.execution.tables import Downtime
+from shopfloor.kernel.clock import as_utc
+from shopfloor.kernel.errors import RuleViolation
+from shopfloor.kernel.quantities import qty
+from shopfloor.machines.domain import (
+    GROUPINGS,
+    Context,
+    DowntimeEvent,
+    EquipmentState,
+    OeeFigures,
+    OeePrimitives,
+    ParetoBar,
+    as_percent,
+    oee_figures,
+    pareto,
+    primitives_by,
+)
+from shopfloor.machines.domain.oee import minutes
+from shopfloor.machines.tables import MchIngestStat
+from shopfloor.machines.timelines import (
+    EquipmentTimeline,
+    calendar_of,
+    calendar_windows,
+    check_window,
+    cycle_key,
+    equipment_nodes,
+    equipment_timelines,
+    live_downtime,
+)
+from shopfloor.masterdata.tables import DowntimeReason, Equipment
+from shopfloor.orders.tables import ProductionOrder
+
+GroupKey = tuple[Hashable, ...]
+BATCH = 20  # equipment recomputed together: bounds the memory of a long window
+PARETO_LEVELS = ("category", "reason", "detail")
+
+
+@dataclass(frozen=True)
+class OeeRow:
+    """The figures of one group (its keys in `group`); ratios are None when undefined."""
+
+    group: Mapping[str, Any]
+    availability: Decimal | None
+    performance: Decimal | None
+    quality: Decimal | None
+    oee: Decimal | None
+    utilisation: Decimal | None
+    teep: Decimal | None
+    count_quality: Decimal | None
+    total_count: int
+    good_count: int
+    reject_count: int
+    minutes: Mapping[str, Decimal]
+    losses: Mapping[str, Decimal]
+    performance_exceeds_ideal: bool
+    counts_without_run_time: bool
+
+
+def check_grouping(group_by: Sequence[str]) -> tuple[str, ...]:
+    """Known group keys, each once, at least one."""
+    keys = tuple(dict.fromkeys(k.strip() for k in group_by if k.strip()))
+    unknown = [k for k in keys if k not in GROUPINGS]
+    if unknown or not keys:
+        raise RuleViolation(
+            f"group by one or more of {', '.join(GROUPINGS)}"
+            + (f"; '{', '.join(unknown)}' is not one" if unknown else "")
+        )
+    return keys
+
+
+def oee(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    group_by: Sequence[str],
+    equipment_codes: Sequence[str] | None = None,
+) -> list[OeeRow]:
+    """OEE, six big losses and TEEP of [start, end) per group (equipment, line, shift,
+    product, order, day — any combination), recomputed from the stored events."""
+    keys = check_grouping(group_by)
+    start, end = check_window(start, end)
+    grouping = _grouping(keys)
+    totals: dict[GroupKey, OeePrimitives] = {}
+    codes = list(equipment_codes) if equipment_codes is not None else equipment_with_data(session)
+    for first in range(0, len(codes), BATCH):
+        batch = codes[first : first + BATCH]
+        for timeline in equipment_timelines(session, start=start, end=end, equipment_codes=batch):
+            for group, primitives in equipment_primitives(timeline, grouping).items():
+                totals[group] = totals.get(group, OeePrimitives()) + primitives
+    rows = [oee_row(_group_values(keys, group), oee_figures(p)) for group, p in totals.items()]
+    return sorted(rows, key=lambda row: tuple(_sortable(v) for v in row.group.values()))
+
+
+def equipment_with_data(session: Session) -> list[str]:
+    """Codes of every equipment that ever sent data."""
+    return list(
+        session.scalars(
+            select(Equipment.code)
+            .join(MchIngestStat, MchIngestStat.equipment_id == Equipment.id)
+            .order_by(Equipment.code)
+        )
+    )
+
+
+def _grouping(keys: Sequence[str]) -> Callable[[Context], GroupKey]:
+    getters = [GROUPINGS[k] for k in keys]
+    return lambda context: tuple(get(context) for get in getters)
+
+
+def _group_values(keys: Sequence[str], group: GroupKey) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in zip(keys, group, strict=True):
+        if key == "shift":
+            day, shift = value if isinstance(value, tuple) else (None, None)
+            values["production_day"], values["shift"] = day, shift
+        else:
+            values[key] = value
+    return values
+
+
+def _sortable(value: Any) -> tuple[bool, str]:
+    return (value is None, "" if value is None else str(value))
+
+
+def equipment_primitives(
+    timeline: EquipmentTimeline, grouping: Callable[[Context], GroupKey]
+) -> dict[GroupKey, OeePrimitives]:
+    """One equipment's primitives per group: its times, and its counts each valued at the
+    ideal cycle time of the order operation (or product) it was counted for."""
+    result = primitives_by(timeline.intervals, (), {}, grouping)
+    by_cycle = defaultdict(list)
+    for count in timeline.counts:
+        if count.counts.total or count.counts.reject:
+            by_cycle[cycle_key(count.context)].append(count)
+    for key, counts in by_cycle.items():
+        seconds = timeline.ideal_cycle_s.get(key)
+        if seconds is None:
+            order, operation, product = key
+            raise RuleViolation(
+                f"{timeline.equipment} counted pieces for order {order or '-'} operation "
+                f"{operation or '-'} product {product or '-'} without an ideal cycle time: "
+                "start the operation on the work center or give the product a routing there"
+            )
+        for group, primitives in primitives_by((), counts, {key[2]: seconds}, grouping).items():
+            result[group] = result.get(group, OeePrimitives()) + primitives
+    return result
+
+
+def oee_row(group: Mapping[str, Any], figures: OeeFigures) -> OeeRow:
+    p = figures.primitives
+    spent = {
+        "calendar": p.calendar_ms,
+        "shift": p.shift_ms,
+        "planned_production": p.planned_production_ms,
+        "run": p.run_ms,
+        "running": p.running_ms,
+        "micro_stop": p.micro_stop_ms,
+        "down": p.down_ms,
+        "idle": p.idle_ms,
+        "setup": p.setup_ms,
+        "planned_stop": p.planned_stop_ms,
+        "offline": p.offline_ms,
+        "unscheduled": p.unscheduled_ms,
+    }
+    durations = {name: minutes(ms) for name, ms in spent.items()}
+    durations["net_run"] = figures.net_run_minutes
+    durations["fully_productive"] = figures.fully_productive_minutes
+    return OeeRow(
+        group=dict(group),
+        availability=figures.availability,
+        performance=figures.performance,
+        quality=figures.quality,
+        oee=figures.oee,
+        utilisation=figures.utilisation,
+        teep=figures.teep,
+        count_quality=figures.count_quality,
+        total_count=p.total_count,
+        good_count=p.good_count,
+        reject_count=p.reject_count,
+        minutes=durations,
+        losses={f.name: getattr(figures.losses, f.name) for f in fields(figures.losses)},
+        performance_exceeds_ideal=figures.performance_exceeds_ideal,
+        counts_without_run_time=figures.counts_without_run_time,
+    )
+
+
+def as_plain(row: OeeRow) -> dict[str, Any]:
+    """A row as published: ratios in percent (two places, half up), minutes to the
+    millisecond's six decimals, counts, the six big losses and the flags."""
+    ratios = ("availability", "performance", "quality", "oee", "utilisation", "teep")
+    return {
+        "group": {k: v.isoformat() if isinstance(v, date) else v for k, v in row.group.items()},
+        **{name: as_percent(getattr(row, name)) for name in ratios},
+        "count_quality": as_percent(row.count_quality),
+        "total_count": row.total_count,
+        "good_count": row.good_count,
+        "reject_count": row.reject_count,
+        "minutes": {name: qty(value) for name, value in row.minutes.items()},
+        "losses": {name: qty(value) for name, value in row.losses.items()},
+        "performance_exceeds_ideal": row.performance_exceeds_ideal,
+        "counts_without_run_time": row.counts_without_run_time,
+    }
+
+
+def running_shift(
+    session: Session, now: datetime, equipment_codes: Sequence[str] | None = None
+) -> tuple[datetime, datetime]:
+    """The live window: from the start of the earliest shift running now on the equipment
+    (default: every equipment that sends data) until now."""
+    now = as_utc(now)
+    tree = equipment_nodes(session)
+    if equipment_codes is None:
+        wanted = set(session.scalars(select(MchIngestStat.equipment_id)))
+    else:
+        wanted = {tree[c].id for c in equipment_codes if c in tree}
+    nodes = {node.id: node for node in tree.values()}
+    starts = [
+        window.start
+        for calendar_id in {calendar_of(nodes, i) for i in wanted}
+        for window in calendar_windows(session, calendar_id, now - timedelta(seconds=1), now)
+        if window.start <= now < window.end
+    ]
+    if not starts:
+        raise RuleViolation("no shift is running now; give a start and an end")
+    return min(starts), now
+
+
+# --- downtime -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReasonPath:
+    """A reason with its place in the tree: category → reason → detail."""
+
+    code: str
+    category: str
+    reason: str
+    detail: str | None
+
+
+def reason_paths(session: Session) -> dict[int, ReasonPath]:
+    """Every downtime reason with the codes of its category, reason and detail level."""
+    rows = {r.id: (r.code, r.level, r.parent_id) for r in session.scalars(select(DowntimeReason))}
+    paths = {}
+    for reason_id, (code, _level, _parent) in rows.items():
+        chain: dict[str, str] = {}
+        node: int | None = reason_id
+        while node is not None and node in rows and len(chain) < 3:
+            node_code, node_level, parent = rows[node]
+            chain.setdefault(node_level, node_code)
+            node = parent
+        reason = chain.get("reason", code)
+        category = chain.get("category", reason)
+        paths[reason_id] = ReasonPath(code, category, reason, chain.get("detail"))
+    return paths
+
+
+def downtime_pareto(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    by: str = "reason",
+    equipment_codes: Sequence[str] | None = None,
+    planned: bool | None = None,
+) -> list[ParetoBar]:
+    """Downtime minutes of [start, end) per category, reason or detail, largest first, with
+    each bar's share and the cumulative share. Manual and machine-detected stops are the
+    same kind of record and rank together; unclassified time is a bar of its own."""
+    if by not in PARETO_LEVELS:
+        raise RuleViolation(f"rank downtime by one of {', '.join(PARETO_LEVELS)}")
+    start, end = check_window(start, end)
+    paths = reason_paths(session)
+    events = []
+    for row, code in _live_rows(session, start, end, equipment_codes):
+        if planned is not None and row.planned != planned:
+            continue
+        path = paths.get(row.reason_id) if row.reason_id is not None else None
+        label = None if path is None else (getattr(path, by) or path.reason)
+        events.append(
+            DowntimeEvent(
+                code,
+                row.started_at,
+                row.ended_at,
+                EquipmentState.DOWN,
+                row.planned,
+                Context(code),
+                reason=label,
+                category=label,
+            )
+        )
+    return list(pareto(events, by="reason", window=(start, end)))
+
+
+def _live_rows(
+    session: Session, start: datetime, end: datetime, equipment_codes: Sequence[str] | None
+) -> list[tuple[Downtime, str]]:
+    where = [Downtime.started_at < end, Downtime.ended_at > start]
+    if equipment_codes is not None:
+        where.append(Equipment.code.in_(equipment_codes))
+    statement = live_downtime(*where).add_columns(Equipment.code)
+    statement = statement.join(Equipment, Equipment.id == Downtime.work_center_id)
+    return [(row, code) for row, code in session.execute(statement.order_by(Downtime.started_at))]
+
+
+@dataclass(frozen=True)
+class UnclassifiedDowntime:
+    """A stop still waiting for its reason."""
+
+    id: int
+    equipment: str
+    started_at: datetime
+    ended_at: datetime
+    minutes: Decimal
+    source: str
+    erp_order_id: str | None
+    waiting_minutes: Decimal
+
+
+def unclassified_downtime(
+    session: Session,
+    *,
+    older_than: timedelta,
+    now: datetime,
+    equipment_codes: Sequence[str] | None = None,
+) -> list[UnclassifiedDowntime]:
+    """Live stops without a reason that ended more than `older_than` ago, oldest first:
+    the supervisor's list of stops the operators have not explained yet."""
+    if older_than < timedelta(0):
+        raise RuleViolation("'older than' cannot be negative")
+    cutoff = as_utc(now) - older_than
+    where = [Downtime.reason_id.is_(None), Downtime.ended_at <= cutoff]
+    if equipment_codes is not None:
+        where.append(Equipment.code.in_(equipment_codes))
+    statement = (
+        live_downtime(*where)
+        .add_columns(Equipment.code, ProductionOrder.erp_order_id)
+        .join(Equipment, Equipment.id == Downtime.work_center_id)
+        .outerjoin(ProductionOrder, ProductionOrder.id == Downtime.order_id)
+        .order_by(Downtime.ended_at, Downtime.id)
+    )
+    return [
+        UnclassifiedDowntime(
+            row.id,
+            code,
+            row.started_at,
+            row.ended_at,
+            row.minutes,
+            row.source,
+            order,
+            minutes((as_utc(now) - row.ended_at) // timedelta(milliseconds=1)),
+        )
+        for row, code, order in session.execute(statement)
+    ]

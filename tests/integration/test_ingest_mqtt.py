@@ -1,0 +1,195 @@
+"""The MQTT ingest worker against the real Mosquitto at 127.0.0.1:1883.
+
+The broker is started when absent (and the tests fail loudly when it still is not there).
+One test stops and restarts the broker mid-stream, which would disturb any other test using
+it at that moment: every test of this module is in one xdist group — run with
+`--dist loadgroup`. Each test uses its own client ids and topics.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from sqlalchemy import func, select
+
+from shopfloor.bootstrap import Runtime
+from shopfloor.kernel.context import CommandContext
+from shopfloor.machines.setup import install_layout
+from shopfloor.machines.simulator import PlantLayout, PlantSimulator
+from shopfloor.machines.tables import MchEdgeNode, MchSignal
+from shopfloor.workers.ingest_mqtt import MqttIngestWorker, MqttSettings
+from tests.support.machines import ADMIN, T0, add_tags, make_line, standard_tags
+
+pytestmark = [pytest.mark.xdist_group("mosquitto")]
+
+START = ["mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"]
+
+
+def _listening() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 1883), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def start_mosquitto() -> None:
+    if _listening():
+        return
+    subprocess.run(START, check=False, capture_output=True)
+    for _ in range(50):
+        if _listening():
+            return
+        time.sleep(0.1)
+    pytest.fail("Mosquitto is not listening on 127.0.0.1:1883 and could not be started",
+                pytrace=False)  # fmt: skip
+
+
+def stop_mosquitto() -> None:
+    subprocess.run(["pkill", "-x", "mosquitto"], check=False)
+    for _ in range(100):
+        if not _listening():
+            return
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def worker(runtime: Runtime) -> Iterator[MqttIngestWorker]:
+    start_mosquitto()
+    # a short session expiry: long enough for the broker restart, and no session is left
+    # behind for the broker to queue every later message for
+    settings = MqttSettings(client_id=f"test-ingest-{uuid.uuid4().hex[:8]}", batch_seconds=0.05,
+                            tag_reload_seconds=0.2, session_expiry=30)  # fmt: skip
+    running = MqttIngestWorker(runtime, settings)
+    stop = threading.Event()
+    thread = threading.Thread(target=running.run, args=(stop,), daemon=True)
+    thread.start()
+    assert running.connected.wait(10), "the worker did not connect"
+    time.sleep(0.2)  # the subscription is in place
+    yield running
+    stop.set()
+    thread.join(15)
+
+
+def _publisher(client_id: str) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=MQTTProtocolVersion.MQTTv5)  # fmt: skip
+    client.max_inflight_messages_set(50)
+    client.max_queued_messages_set(0)
+    client.reconnect_delay_set(0.1, 1)
+    properties = Properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = 30
+    client.connect("127.0.0.1", 1883, clean_start=False, properties=properties)
+    client.loop_start()
+    return client
+
+
+def _wait(condition, seconds: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _count(runtime: Runtime, **where: object) -> int:
+    with runtime.sessions() as session:
+        statement = select(func.count()).select_from(MchSignal)
+        for name, value in where.items():
+            statement = statement.where(getattr(MchSignal, name) == value)
+        return int(session.scalar(statement) or 0)
+
+
+def test_sparkplug_and_json_are_stored_and_a_gap_asks_for_rebirth(
+    runtime: Runtime, worker: MqttIngestWorker
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    layout = PlantLayout(group=f"g{tag}", lines=((f"L{tag}", (f"M{tag}",)),), process_values=3)
+    with runtime.unit_of_work() as uow:
+        install_layout(uow.session, CommandContext(ADMIN, T0, "plant-1"), layout)
+        add_tags(uow.session, standard_tags("json", f"hall/{tag}", f"M{tag}"))
+        uow.commit()
+    worker._tags_checked = 0  # pick the new tags up now
+    sim = PlantSimulator(layout, seed=2)
+    commands: list[str] = []
+    client = _publisher(f"pub-{tag}")
+    client.subscribe(f"spBv1.0/g{tag}/NCMD/#", qos=1)
+    client.on_message = lambda _c, _u, m: commands.append(m.topic)
+    now = int(time.time() * 1000)
+    time.sleep(0.4)
+    for topic, payload in sim.births(now) + sim.step(now + 1000, 1.0):
+        client.publish(topic, payload, qos=1).wait_for_publish(5)
+    body = {"ts": now + 500, "metrics": {"State": "running", "Count/Total": 7, "Temperature": 21.5}}
+    client.publish(f"shopfloor/json/hall/{tag}", json.dumps(body), qos=1).wait_for_publish(5)
+    assert _wait(lambda: _count(runtime, source="json") == 3), (worker.totals, _count(runtime))
+    assert _wait(lambda: _count(runtime, source="sparkplug", metric="Process/V2") == 2)
+    sim.step(now + 2000, 1.0)  # lost on the way
+    for topic, payload in sim.step(now + 3000, 1.0):
+        client.publish(topic, payload, qos=1).wait_for_publish(5)
+    assert _wait(lambda: f"spBv1.0/g{tag}/NCMD/L{tag}" in commands)
+
+    def rebirth_recorded() -> bool:
+        with runtime.sessions() as session:
+            node = session.get(MchEdgeNode, f"g{tag}/L{tag}")
+            return node is not None and node.rebirth_requests >= 1
+
+    assert _wait(rebirth_recorded)
+    client.loop_stop()
+    client.disconnect()
+
+
+def test_broker_restart_mid_stream_loses_no_acknowledged_message(
+    runtime: Runtime, worker: MqttIngestWorker
+) -> None:
+    """Every message the publisher got a PUBACK for is stored exactly once, although the
+    broker was stopped and started again while messages were in flight."""
+    tag = uuid.uuid4().hex[:6]
+    with runtime.unit_of_work() as uow:
+        make_line(uow.session, f"L{tag}", [f"M{tag}"])
+        add_tags(uow.session, standard_tags("json", f"hall/{tag}", f"M{tag}"))
+        uow.commit()
+    worker._tags_checked = 0
+    acked: set[int] = set()
+    client = _publisher(f"pub-{tag}")
+    client.on_publish = lambda _c, _u, mid, reason, _p: acked.add(mid)
+    sent: dict[int, int] = {}  # mid → counter value
+    time.sleep(0.4)
+
+    def publish(n: int) -> None:
+        body = {"ts": int((T0 + timedelta(seconds=n)).timestamp() * 1000),
+                "metrics": {"Count/Total": n}}  # fmt: skip
+        info = client.publish(f"shopfloor/json/hall/{tag}", json.dumps(body), qos=1)
+        sent[info.mid] = n
+
+    for n in range(150):
+        publish(n)
+        time.sleep(0.002)
+    stop_mosquitto()
+    for n in range(150, 250):  # queued by the client while the broker is away
+        publish(n)
+    time.sleep(0.5)
+    start_mosquitto()
+    assert _wait(lambda: len(acked) == 250, 30), f"only {len(acked)} PUBACKs"
+    assert _wait(lambda: worker.connected.is_set(), 20)
+    expected = {sent[mid] for mid in acked}
+    assert _wait(lambda: _count(runtime, metric="total") >= len(expected), 30)
+    time.sleep(0.5)
+    with runtime.sessions() as session:
+        stored = session.scalars(select(MchSignal.num_value).where(MchSignal.metric == "total"))
+        values = sorted(int(v) for v in stored if v is not None)
+    assert values == sorted(expected)  # each exactly once: the key forbids twins
+    client.loop_stop()
+    client.disconnect()
