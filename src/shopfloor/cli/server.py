@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import uvicorn
 
@@ -27,6 +28,9 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) ->
     if relay is not None:
         console.print(f"relaying the outbox to {', '.join(s.name for s in subscribers)}")
         relay.start()
+        # uvicorn re-raises SIGTERM after its graceful shutdown; handled here, it returns,
+        # and the relay settles its batch in flight before the process ends.
+        signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         _serve(runtime, settings, host=host, port=port, workers=workers)
     finally:

@@ -10,6 +10,7 @@ anything else, or no answer within the timeout, is a failure to retry.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ class WebhookTransport:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
+            logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per delivery
             limit = self.subscriber.concurrency
             # TCP_NODELAY: headers and body leave at once instead of waiting on the
             # receiver's delayed acknowledgement (tens of milliseconds per request).
