@@ -174,10 +174,13 @@ def abort_order(
             move_operation(session, ctx, op, "abort", reason=reason.strip())
     view = _intake.plan_view(session, order)
     outbox.emit(
-        session, ctx, "work_order.aborted",
+        session,
+        ctx,
+        "work_order.aborted",
         {"reason": reason.strip(), "execution_status": order.execution_status},
         glue={"erp_order_id": order.erp_order_id, "item": view["item"]},
-        bom_version=view["bom_version"], routing_version=view["routing_version"],
+        bom_version=view["bom_version"],
+        routing_version=view["routing_version"],
     )
     session.flush()
     return order
