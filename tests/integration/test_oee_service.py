@@ -202,8 +202,14 @@ def test_shopfloor_oee_json_and_the_pareto_from_the_command_line(db_url, session
     assert table.exit_code == 0 and "74.79" in table.output, table.output
     bad = runner.invoke(app, ["oee", *window, "--by", "colour", "--database-url", db_url])
     assert bad.exit_code == 1 and "group by" in bad.output
+    detected = runner.invoke(app, ["downtime", "detect", *window, "--database-url", db_url])
+    assert detected.exit_code == 0 and "2 stop(s) recorded" in detected.output, detected.output
+    again = runner.invoke(app, ["downtime", "detect", *window, "--database-url", db_url])
+    assert "0 stop(s) recorded" in again.output
     pareto = runner.invoke(app, ["downtime", "pareto", *window, "--json", "--database-url", db_url])
-    assert pareto.exit_code == 0 and json.loads(pareto.output) == []
+    assert pareto.exit_code == 0, pareto.output
+    bars = json.loads(pareto.output)
+    assert [(b["label"], b["minutes"], b["events"]) for b in bars] == [("unclassified", "47", 2)]
 
 
 def test_oee_and_downtime_over_the_api(api, runtime):
@@ -254,3 +260,31 @@ def test_oee_and_downtime_over_the_api(api, runtime):
     )
     ended = api.post(f"/api/v1/equipment/{MACHINE}/maintenance/end", role="supervisor")
     assert ended.status_code == 200 and ended.json()["ended_at"] is not None
+
+
+def without_context(samples):
+    return [s for s in samples if s[1] not in ("order", "operation", "product")]
+
+
+def test_execution_gives_the_context_when_the_machine_does_not(session):
+    from shopfloor.execution import service as execution
+
+    plant = machine_plant(session)
+    store(session, plant.machine_id, without_context(vorne_samples()))
+    operation = plant.operation(session)
+    execution.start_operation(session, plant.plant.ctx(), operation.id, at=at(6))
+    row = one(queries.oee(session, start=at(6), end=at(14), group_by=["order", "product"]))
+    assert row.group == {"order": "PO-4711", "product": "WS-100"}
+    assert percent(row) == VORNE
+    execution.pause_operation(session, plant.plant.ctx(), operation.id, reason="lunch", at=at(13))
+    with pytest.raises(RuleViolation, match="without an ideal cycle time"):
+        queries.oee(session, start=at(6), end=at(14), group_by=["equipment"])
+
+
+def test_the_products_routing_gives_the_ideal_cycle_time_without_an_order(session):
+    plant = machine_plant(session)
+    samples = [*without_context(vorne_samples()), (at(6), "product", "WS-100")]
+    store(session, plant.machine_id, samples)
+    row = one(queries.oee(session, start=at(6), end=at(14), group_by=["product"]))
+    assert row.performance == Decimal(19_271 * 60) / Decimal(373 * 60)  # routing R1: 60 s
+    assert row.availability == Decimal(373) / Decimal(420)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -143,3 +143,29 @@ def pareto(
             f"{bar.cumulative_share * 100:.1f}",
         )
     console.print(table)
+
+
+@downtime_app.command("detect")
+def detect(
+    start: str | None = typer.Option(None, "--start", help="From (default: an hour ago)"),
+    end: str | None = typer.Option(None, "--end", help="Until (default: now)"),
+    equipment: list[str] | None = EquipmentOption,
+    database_url: str | None = DbOption,
+) -> None:
+    """Record the machines' stops that started in the period and have ended (for cron or a
+    worker: running it again records nothing twice), then evaluate the maintenance rules."""
+    from shopfloor.kernel.context import SYSTEM
+    from shopfloor.machines import service
+
+    now = utc_now()
+    first = _moment(start, "--start") if start else now - timedelta(hours=1)
+    last = _moment(end, "--end") if end else now
+    settings = settings_from(database_url)
+    with runtime_for(settings) as runtime, plant_errors(), runtime.unit_of_work() as uow:
+        ctx = runtime.context(SYSTEM)
+        rows = service.detect_downtime(
+            uow.session, ctx, start=first, end=last, equipment_codes=equipment
+        )
+        requests = service.evaluate_maintenance_rules(uow.session, ctx)
+        uow.commit()
+    console.print(f"{len(rows)} stop(s) recorded, {len(requests)} maintenance request(s) raised")

@@ -22,26 +22,30 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shopfloor.execution.tables import Downtime
 from shopfloor.kernel.clock import as_utc
 from shopfloor.kernel.errors import RuleViolation
 from shopfloor.kernel.quantities import qty
 from shopfloor.machines.domain import (
     GROUPINGS,
     Context,
-    DowntimeEvent,
-    EquipmentState,
+    CountTotals,
     OeeFigures,
     OeePrimitives,
-    ParetoBar,
+    ProductionCount,
     as_percent,
     oee_figures,
-    pareto,
     primitives_by,
 )
 from shopfloor.machines.domain.oee import minutes
+from shopfloor.machines.downtime_queries import (
+    PARETO_LEVELS,
+    UnclassifiedDowntime,
+    downtime_pareto,
+    unclassified_downtime,
+)
 from shopfloor.machines.tables import MchIngestStat
 from shopfloor.machines.timelines import (
+    CycleKey,
     EquipmentTimeline,
     calendar_of,
     calendar_windows,
@@ -49,14 +53,24 @@ from shopfloor.machines.timelines import (
     cycle_key,
     equipment_nodes,
     equipment_timelines,
-    live_downtime,
 )
-from shopfloor.masterdata.tables import DowntimeReason, Equipment
-from shopfloor.orders.tables import ProductionOrder
+from shopfloor.masterdata.tables import Equipment
+
+__all__ = [
+    "PARETO_LEVELS",
+    "OeeRow",
+    "UnclassifiedDowntime",
+    "as_plain",
+    "check_grouping",
+    "downtime_pareto",
+    "equipment_primitives",
+    "oee",
+    "running_shift",
+    "unclassified_downtime",
+]
 
 GroupKey = tuple[Hashable, ...]
 BATCH = 20  # equipment recomputed together: bounds the memory of a long window
-PARETO_LEVELS = ("category", "reason", "detail")
 
 
 @dataclass(frozen=True)
@@ -153,10 +167,9 @@ def equipment_primitives(
     """One equipment's primitives per group: its times, and its counts each valued at the
     ideal cycle time of the order operation (or product) it was counted for."""
     result = primitives_by(timeline.intervals, (), {}, grouping)
-    by_cycle = defaultdict(list)
-    for count in timeline.counts:
-        if count.counts.total or count.counts.reject:
-            by_cycle[cycle_key(count.context)].append(count)
+    by_cycle: dict[CycleKey, list[ProductionCount]] = defaultdict(list)
+    for count in _summed_per_context(timeline.counts):
+        by_cycle[cycle_key(count.context)].append(count)
     for key, counts in by_cycle.items():
         seconds = timeline.ideal_cycle_s.get(key)
         if seconds is None:
@@ -169,6 +182,27 @@ def equipment_primitives(
         for group, primitives in primitives_by((), counts, {key[2]: seconds}, grouping).items():
             result[group] = result.get(group, OeePrimitives()) + primitives
     return result
+
+
+def _summed_per_context(counts: Sequence[ProductionCount]) -> list[ProductionCount]:
+    """The counts summed per context (the interval each was attributed to): one count per
+    interval instead of one per sample, the same sums."""
+    sums: dict[int, list[Any]] = {}
+    for count in counts:
+        pieces = count.counts
+        if not (pieces.total or pieces.reject):
+            continue
+        entry = sums.get(id(count.context))
+        if entry is None:
+            sums[id(count.context)] = [count, pieces.total, pieces.reject, pieces.startup_reject]
+        else:
+            entry[1] += pieces.total
+            entry[2] += pieces.reject
+            entry[3] += pieces.startup_reject
+    return [
+        ProductionCount(first.context, first.at, CountTotals(total, reject, startup))
+        for first, total, reject, startup in sums.values()
+    ]
 
 
 def oee_row(group: Mapping[str, Any], figures: OeeFigures) -> OeeRow:
@@ -248,132 +282,3 @@ def running_shift(
     if not starts:
         raise RuleViolation("no shift is running now; give a start and an end")
     return min(starts), now
-
-
-# --- downtime -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReasonPath:
-    """A reason with its place in the tree: category → reason → detail."""
-
-    code: str
-    category: str
-    reason: str
-    detail: str | None
-
-
-def reason_paths(session: Session) -> dict[int, ReasonPath]:
-    """Every downtime reason with the codes of its category, reason and detail level."""
-    rows = {r.id: (r.code, r.level, r.parent_id) for r in session.scalars(select(DowntimeReason))}
-    paths = {}
-    for reason_id, (code, _level, _parent) in rows.items():
-        chain: dict[str, str] = {}
-        node: int | None = reason_id
-        while node is not None and node in rows and len(chain) < 3:
-            node_code, node_level, parent = rows[node]
-            chain.setdefault(node_level, node_code)
-            node = parent
-        reason = chain.get("reason", code)
-        category = chain.get("category", reason)
-        paths[reason_id] = ReasonPath(code, category, reason, chain.get("detail"))
-    return paths
-
-
-def downtime_pareto(
-    session: Session,
-    *,
-    start: datetime,
-    end: datetime,
-    by: str = "reason",
-    equipment_codes: Sequence[str] | None = None,
-    planned: bool | None = None,
-) -> list[ParetoBar]:
-    """Downtime minutes of [start, end) per category, reason or detail, largest first, with
-    each bar's share and the cumulative share. Manual and machine-detected stops are the
-    same kind of record and rank together; unclassified time is a bar of its own."""
-    if by not in PARETO_LEVELS:
-        raise RuleViolation(f"rank downtime by one of {', '.join(PARETO_LEVELS)}")
-    start, end = check_window(start, end)
-    paths = reason_paths(session)
-    events = []
-    for row, code in _live_rows(session, start, end, equipment_codes):
-        if planned is not None and row.planned != planned:
-            continue
-        path = paths.get(row.reason_id) if row.reason_id is not None else None
-        label = None if path is None else (getattr(path, by) or path.reason)
-        events.append(
-            DowntimeEvent(
-                code,
-                row.started_at,
-                row.ended_at,
-                EquipmentState.DOWN,
-                row.planned,
-                Context(code),
-                reason=label,
-                category=label,
-            )
-        )
-    return list(pareto(events, by="reason", window=(start, end)))
-
-
-def _live_rows(
-    session: Session, start: datetime, end: datetime, equipment_codes: Sequence[str] | None
-) -> list[tuple[Downtime, str]]:
-    where = [Downtime.started_at < end, Downtime.ended_at > start]
-    if equipment_codes is not None:
-        where.append(Equipment.code.in_(equipment_codes))
-    statement = live_downtime(*where).add_columns(Equipment.code)
-    statement = statement.join(Equipment, Equipment.id == Downtime.work_center_id)
-    return [(row, code) for row, code in session.execute(statement.order_by(Downtime.started_at))]
-
-
-@dataclass(frozen=True)
-class UnclassifiedDowntime:
-    """A stop still waiting for its reason."""
-
-    id: int
-    equipment: str
-    started_at: datetime
-    ended_at: datetime
-    minutes: Decimal
-    source: str
-    erp_order_id: str | None
-    waiting_minutes: Decimal
-
-
-def unclassified_downtime(
-    session: Session,
-    *,
-    older_than: timedelta,
-    now: datetime,
-    equipment_codes: Sequence[str] | None = None,
-) -> list[UnclassifiedDowntime]:
-    """Live stops without a reason that ended more than `older_than` ago, oldest first:
-    the supervisor's list of stops the operators have not explained yet."""
-    if older_than < timedelta(0):
-        raise RuleViolation("'older than' cannot be negative")
-    cutoff = as_utc(now) - older_than
-    where = [Downtime.reason_id.is_(None), Downtime.ended_at <= cutoff]
-    if equipment_codes is not None:
-        where.append(Equipment.code.in_(equipment_codes))
-    statement = (
-        live_downtime(*where)
-        .add_columns(Equipment.code, ProductionOrder.erp_order_id)
-        .join(Equipment, Equipment.id == Downtime.work_center_id)
-        .outerjoin(ProductionOrder, ProductionOrder.id == Downtime.order_id)
-        .order_by(Downtime.ended_at, Downtime.id)
-    )
-    return [
-        UnclassifiedDowntime(
-            row.id,
-            code,
-            row.started_at,
-            row.ended_at,
-            row.minutes,
-            row.source,
-            order,
-            minutes((as_utc(now) - row.ended_at) // timedelta(milliseconds=1)),
-        )
-        for row, code, order in session.execute(statement)
-    ]

@@ -5,7 +5,8 @@ A machine-detected stop is the same kind of record as a stop recorded by hand (a
 `exe_downtime` row, `source` = machine), so both rank together in the Pareto. Records are
 append-only: classifying, splitting or merging reverses the rows concerned (a `fact.reversed`
 event each) and appends the new ones (a `downtime.recorded` event each), all audited.
-Nothing here commits; the entry point does.
+The maintenance use cases live in `machines.maintenance` and are re-exported here. Nothing
+here commits; the entry point does.
 """
 
 from __future__ import annotations
@@ -37,11 +38,26 @@ from shopfloor.machines.domain import (
     split_event,
 )
 from shopfloor.machines.domain.planning import uncovered
+from shopfloor.machines.maintenance import (
+    end_maintenance,
+    evaluate_maintenance_rules,
+    put_under_maintenance,
+)
 from shopfloor.machines.timelines import check_window, equipment_timelines, live_downtime
 from shopfloor.masterdata import queries as md
 from shopfloor.masterdata.tables import DowntimeReason as ReasonRow
 from shopfloor.orders.tables import Operation, ProductionOrder
 from shopfloor.platform import outbox
+
+__all__ = [
+    "classify_downtime",
+    "detect_downtime",
+    "end_maintenance",
+    "evaluate_maintenance_rules",
+    "merge_downtime",
+    "put_under_maintenance",
+    "split_downtime",
+]
 
 DETECTION_LOOKBACK = timedelta(hours=12)
 CLASSIFYING_LEVELS = ("reason", "detail")
@@ -337,6 +353,10 @@ def split_downtime(
     first, second = split_event(
         _event(live), at, _given(reasons[0]) or unclassified, _given(reasons[1]) or unclassified
     )
+    if reasons[0] is None:  # a piece without a reason is unplanned until classified
+        first = replace(first, planned=False)
+    if reasons[1] is None:
+        second = replace(second, planned=False)
     why = f"split at {at.isoformat()}"
     pieces = [(first, reasons[0]), (second, reasons[1])]
     return _replace(session, ctx, [live.row], why, pieces, "downtime.split")
@@ -364,7 +384,7 @@ def merge_downtime(
     merged = merge_events([_event(live, codes.get(live.row.id)) for live in lives], _given(reason))
     if reason is None and merged.reason is not None:
         reason = md.downtime_reason_by_code(session, merged.reason)
-        merged = replace(merged, planned=reason.planned)
+    merged = replace(merged, planned=reason.planned if reason is not None else False)
     ordered = sorted((live.row for live in lives), key=lambda r: r.started_at)
     why = f"merged {', '.join(str(r.id) for r in ordered)}"
     return _replace(session, ctx, ordered, why, [(merged, reason)], "downtime.merged")[0]

@@ -111,7 +111,8 @@ def equipment_timelines(
     if not histories:
         return []
     tree = equipment_nodes(session)
-    ids = {code: row.id for code, row in tree.items() if code in {h.equipment for h in histories}}
+    wanted = {h.equipment for h in histories}
+    ids = {code: row.id for code, row in tree.items() if code in wanted}
     windows = _shift_windows(session, tree, ids, start, end)
     planned, recorded = _recorded_downtime(session, ids, start, end)
     spans = _execution_spans(session, ids, start, end)
