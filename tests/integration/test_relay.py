@@ -270,7 +270,10 @@ def test_two_relays_side_by_side_never_send_one_event_twice(runtime, ctx):
     counts = Counter(shared.ids())
     assert set(counts) == set(ids)
     assert max(counts.values()) == 1
-    assert all(w.totals.delivered > 0 for w in workers), [w.totals for w in workers]
+    if runtime.engine.dialect.name == "postgresql":
+        # SKIP LOCKED lets both claim side by side; SQLite's single writer may let one relay
+        # take every batch, which is correct too.
+        assert all(w.totals.delivered > 0 for w in workers), [w.totals for w in workers]
 
 
 def test_outbox_commands_show_and_act_on_the_delivery_state(runtime, ctx, db_url):

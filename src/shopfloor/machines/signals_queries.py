@@ -224,15 +224,24 @@ def _carry_in_rows(session: Session, ids: Sequence[int], start: datetime) -> lis
 def _translate(
     profile: EquipmentProfile, rows: Sequence[Any]
 ) -> tuple[tuple[Signal, ...], tuple[CounterSample, ...]]:
-    """Stored rows (in device-time order) → domain signals and counter samples."""
+    """Stored rows (in device-time order) → domain signals and counter samples.
+
+    Samples closer together than a quarter of the heartbeat timeout are thinned to one
+    sign of life, but the last sample before a pause is always kept: offline starts when
+    the machine really fell silent, not at the last sample that happened to be kept.
+    """
     code = profile.equipment
     thin = profile.heartbeat_timeout / 4
     context = dict.fromkeys(CONTEXT_FIELDS)
     signals: list[Signal] = []
     counters: list[CounterSample] = []
     last_alive: datetime | None = None
+    skipped: Heartbeat | None = None
     for row in rows:
         moment, received = row.device_time, row.received_at
+        if skipped is not None and moment - skipped.device_time >= thin:
+            signals.append(skipped)
+            last_alive, skipped = skipped.device_time, None
         if row.metric in ("state", DEATH_METRIC):
             state = _parse_state(row.text_value)
             if state is None:
@@ -258,9 +267,12 @@ def _translate(
                         CounterSample(code, CounterKind(row.metric), moment, value, received)
                     )
             if last_alive is not None and moment - last_alive < thin:
+                skipped = Heartbeat(code, moment, received)
                 continue
             signals.append(Heartbeat(code, moment, received))
-        last_alive = moment
+        last_alive, skipped = moment, None
+    if skipped is not None:
+        signals.append(skipped)
     return tuple(signals), tuple(counters)
 
 
