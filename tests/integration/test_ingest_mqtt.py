@@ -9,7 +9,6 @@ it at that moment: every test of this module is in one xdist group — run with
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import threading
 import time
@@ -31,6 +30,7 @@ from shopfloor.machines.simulator import PlantLayout, PlantSimulator
 from shopfloor.machines.tables import MchEdgeNode, MchSignal
 from shopfloor.workers.ingest_mqtt import MqttIngestWorker, MqttSettings
 from tests.support.machines import ADMIN, T0, add_tags, make_line, standard_tags
+from tests.support.services import ensure_running, listening
 
 pytestmark = [pytest.mark.xdist_group("mosquitto")]
 
@@ -38,23 +38,11 @@ START = ["mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"]
 
 
 def _listening() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 1883), timeout=1):
-            return True
-    except OSError:
-        return False
+    return listening(1883)
 
 
 def start_mosquitto() -> None:
-    if _listening():
-        return
-    subprocess.run(START, check=False, capture_output=True)
-    for _ in range(50):
-        if _listening():
-            return
-        time.sleep(0.1)
-    pytest.fail("Mosquitto is not listening on 127.0.0.1:1883 and could not be started",
-                pytrace=False)  # fmt: skip
+    ensure_running("Mosquitto", 1883, START, wait=5)
 
 
 def stop_mosquitto() -> None:

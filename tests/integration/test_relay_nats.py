@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import subprocess
 import threading
 import time
@@ -32,6 +31,7 @@ from shopfloor.platform.settings import load_settings
 from shopfloor.workers.relay import RelayWorker
 from tests.integration.test_relay import emit, rows
 from tests.support.databases import DatabaseFactory
+from tests.support.services import ensure_running, listening
 
 pytestmark = [pytest.mark.nats, pytest.mark.xdist_group("nats-server")]
 
@@ -42,23 +42,12 @@ START = [*DAEMON, "--start", "--oknodo", "--background", "--", "-a", "127.0.0.1"
 
 
 def _listening() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 4222), timeout=1):
-            return True
-    except OSError:
-        return False
+    return listening(4222)
 
 
 def start_nats() -> None:
     """Start the server when it is not listening; fail loudly when it does not come up."""
-    if _listening():
-        return
-    subprocess.run(START, check=False, capture_output=True)
-    for _ in range(50):
-        if _listening():
-            return
-        time.sleep(0.2)
-    pytest.fail("NATS is not listening on 127.0.0.1:4222 and could not be started", pytrace=False)
+    ensure_running("NATS", 4222, START)
 
 
 def stop_nats() -> None:
