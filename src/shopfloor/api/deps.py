@@ -206,12 +206,11 @@ async def command_runner(
         ),
     ] = None,
 ) -> CommandRunner:
-    body = await request.body()
-    digest = hashlib.sha256(
-        b"|".join(
-            [request.method.encode(), request.url.path.encode(), request.url.query.encode(), body]
-        )
-    ).hexdigest()
+    digest = ""
+    if idempotency_key:  # only a keyed request is ever compared with a stored one
+        body = await request.body()
+        parts = [request.method.encode(), request.url.path.encode(), request.url.query.encode()]
+        digest = hashlib.sha256(b"|".join([*parts, body])).hexdigest()
     return CommandRunner(runtime, idempotency_key, digest, request.method, request.url.path)
 
 
