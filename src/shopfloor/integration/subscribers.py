@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shopfloor.kernel.errors import ShopfloorError
 
-TRANSPORTS = ("webhook", "nats")
+TRANSPORTS = ("webhook", "nats", "erp")
 AGGREGATIONS = ("event", "operation", "shift")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 STREAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -75,6 +75,8 @@ class Subscriber:
     duplicate_window_seconds: float = 7200.0
     window_margin_seconds: float = 600.0
     shifts: ShiftPattern | None = field(default=None)
+    adapter: str = ""  # transport "erp": the ERP adapter's entry-point name
+    options: Mapping[str, Any] = field(default_factory=dict, hash=False)  # adapter settings
 
     @property
     def duplicate_window(self) -> timedelta:
@@ -123,6 +125,10 @@ def _parse_one(entry: Any, index: int) -> Subscriber:
                 raise SubscriberConfigError(f"{where}: {key} must be a number") from exc
     values["secrets"] = tuple(str(s) for s in entry.get("secrets", ()))
     values["shifts"] = _shifts(entry, where)
+    options = entry.get("options", {})
+    if not isinstance(options, Mapping):
+        raise SubscriberConfigError(f"{where}: options must be a table/object")
+    values["options"] = dict(options)
     try:
         subscriber = Subscriber(**values)
     except TypeError as exc:
@@ -153,12 +159,15 @@ def _check(s: Subscriber, where: str) -> None:
         raise SubscriberConfigError(
             f"{where}: aggregation must be one of {', '.join(AGGREGATIONS)}"
         )
-    if not s.url:
+    if not s.url and s.transport != "erp":
         raise SubscriberConfigError(f"{where}: url is required")
     if s.max_attempts < 1 or s.concurrency < 1 or s.timeout_seconds <= 0:
         raise SubscriberConfigError(f"{where}: max_attempts, concurrency, timeout must be > 0")
     if s.transport == "webhook":
         _check_secrets(s, where)
+    elif s.transport == "erp":
+        if not NAME.match(s.adapter):
+            raise SubscriberConfigError(f"{where}: transport 'erp' needs adapter = \"<name>\"")
     else:
         if not STREAM.match(s.stream) or not SUBJECT_PREFIX.match(s.subject_prefix):
             raise SubscriberConfigError(f"{where}: stream or subject_prefix not valid for NATS")

@@ -39,6 +39,10 @@ class Transport(Protocol):
 
 def transport_for(subscriber: Subscriber) -> Transport:
     """The transport a subscriber's configuration names."""
+    if subscriber.transport == "erp":
+        from shopfloor.integration.transports.erp import ErpTransport
+
+        return ErpTransport(subscriber)
     if subscriber.transport == "nats":
         from shopfloor.integration.transports.nats import NatsTransport
 
