@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean tryton
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,12 +16,24 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+## Tryton 8.2 in its own virtualenv: the real ERP of the end-to-end tests (never imported here)
+TRYTON_VENV  := .venv-tryton
+TRYTON_STAMP := $(TRYTON_VENV)/.installed
+
+$(TRYTON_STAMP): requirements/tryton.txt
+	$(PYTHON) -m venv $(TRYTON_VENV)
+	$(TRYTON_VENV)/bin/pip install --quiet --upgrade pip
+	$(TRYTON_VENV)/bin/pip install --quiet -r requirements/tryton.txt
+	touch $(TRYTON_STAMP)
+
+tryton: $(TRYTON_STAMP)
+
 ## Seed a demo plant in var/demo.db and serve it at http://127.0.0.1:8000
 demo: $(STAMP)
 	$(BIN)/shopfloor demo
 
 ## Lint, type-check, check the architecture, then run every test (SQLite and PostgreSQL)
-test: $(STAMP) lint
+test: $(STAMP) $(TRYTON_STAMP) lint
 	$(BIN)/pytest -n $${PYTEST_WORKERS:-auto} --maxprocesses=4 --dist loadgroup -q
 
 lint: $(STAMP)
@@ -31,4 +43,4 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) $(TRYTON_VENV) var build *.egg-info

@@ -79,6 +79,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=0,
         help="instead of the load test: profile N transactions in-process (cProfile)",
     )
+    parser.add_argument(
+        "--trace-sql",
+        action="store_true",
+        help="with --profile: print the SQL statements of one transaction instead",
+    )
     args = parser.parse_args(argv)
     if min(args.clients, args.workers, args.seconds, args.rounds) < 1 or args.warmup < 0:
         parser.error("clients, workers, seconds and rounds must be ≥ 1, warm-up ≥ 0")
@@ -206,7 +211,7 @@ def _headers(token: str) -> dict[str, str]:
     return {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
 
 
-def profile(url: str, plant: Plant, transactions: int) -> None:
+def profile(url: str, plant: Plant, transactions: int, trace: bool = False) -> None:
     """Time shopfloor and the floor in-process, then profile shopfloor's request path."""
     from bench.lib import profiling
     from shopfloor.api.app import create_app
@@ -230,6 +235,9 @@ def profile(url: str, plant: Plant, transactions: int) -> None:
             floor_app.create_app(floor_engine), floor_engine, floor_slots(len(plant.orders)),
             _headers("x" * len(token)),
         )  # fmt: skip
+        if trace:
+            shopfloor.trace()
+            return
         shopfloor.timed("shopfloor", transactions)
         floor.timed("floor", transactions)
         shopfloor.profile(transactions)
@@ -259,7 +267,7 @@ def main(argv: Sequence[str]) -> int:
             f"seeded {len(plant.orders)} running orders in {time.monotonic() - started:.1f} s"
         )
         if args.profile:
-            profile(url, plant, args.profile)
+            profile(url, plant, args.profile, trace=args.trace_sql)
             return 0
         shopfloor, floor = measure_both(url, plant, args)
     console.print(summary_table("API benchmark (requests of all rounds)", [shopfloor, floor]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import cProfile
+import os
 import pstats
 import time
 import uuid
@@ -88,6 +89,21 @@ class InProcess:
             f"wall, {sum(statements.values()) / sent:4.1f} SQL statements ({kinds}) per request"
         )
 
+    def trace(self, count: int = 2) -> None:
+        """Print every SQL statement of `count` requests (after a warm-up), to see what one
+        command asks of the database."""
+        self.send(min(20, count))
+        lines: list[str] = []
+
+        def keep(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            lines.append(" ".join(statement.split())[: int(os.environ.get("BENCH_SQL_WIDTH", 160))])
+
+        event.listen(self.engine, "before_cursor_execute", keep)
+        self.send(count)
+        event.remove(self.engine, "before_cursor_execute", keep)
+        for number, line in enumerate(lines, 1):
+            console.print(f"{number:3} {line}", markup=False, highlight=False)
+
     def profile(self, count: int, top: int = 25) -> None:
         """Run under cProfile (CPU clock); print CPU by package and the costliest calls."""
         profiler = cProfile.Profile(time.process_time)
@@ -104,6 +120,8 @@ class InProcess:
             console.print(f"  {area:<16} {own / total * 100:5.1f}%")
         console.print("shopfloor functions by cumulative CPU (profiler on):")
         stats.sort_stats("cumulative").print_stats(r"/shopfloor/", top)
+        if os.environ.get("BENCH_PROFILE_DUMP"):
+            stats.dump_stats(os.environ["BENCH_PROFILE_DUMP"])
 
 
 def _area(filename: str) -> str:

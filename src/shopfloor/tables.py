@@ -4,6 +4,7 @@ from shopfloor.audit import tables as audit_tables
 from shopfloor.execution import tables as execution_tables
 from shopfloor.identity import tables as identity_tables
 from shopfloor.integration import tables as integration_tables
+from shopfloor.integration.inbox import tables as inbox_tables
 from shopfloor.machines import maintenance_tables
 from shopfloor.machines import tables as machines_tables
 from shopfloor.masterdata import tables as masterdata_tables
@@ -19,6 +20,7 @@ __all__ = [
     "execution_tables",
     "idempotency",
     "identity_tables",
+    "inbox_tables",
     "integration_tables",
     "machines_tables",
     "maintenance_tables",

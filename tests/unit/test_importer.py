@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from shopfloor.cli import importer
-from shopfloor.cli.import_rows import service_call
-from shopfloor.cli.importer import ImportFileError, Record
+from shopfloor.cli.importer import ImportFileError
+from shopfloor.integration.records import Record, service_call
 from shopfloor.masterdata.domain import AlternativeSpec, BreakSpec
 
 BOM_CSV = """item,version,bom_quantity,effective_from,line_no,component,quantity,uom,operation_no,\

@@ -14,6 +14,8 @@ from shopfloor.api.deps import ActorCache
 from shopfloor.api.routes import (
     audit,
     auth,
+    b2mml,
+    erp_inbox,
     execution,
     machines_ingest,
     machines_maintenance,
@@ -39,6 +41,8 @@ ROUTERS = (
     machines_ingest.router,
     machines_oee.router,
     machines_maintenance.router,
+    b2mml.router,
+    erp_inbox.router,
 )
 
 log = logger("shopfloor.app")

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from shopfloor.bootstrap import Runtime
 from shopfloor.execution import queries as execution_queries
@@ -52,10 +53,16 @@ class MoveView:
 
 
 def _codes(session: Session, table: Any, column: Any, ids: set[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return dict(session.execute(select(table.id, column).where(table.id.in_(wanted))).all())
+    """Code per id: from the rows the command already has in its session, else one query."""
+    found: dict[int, str] = {}
+    for row_id in {i for i in ids if i is not None}:
+        loaded = session.identity_map.get(identity_key(table, row_id))
+        if loaded is not None:
+            found[row_id] = getattr(loaded, column.key)
+    missing = {i for i in ids if i is not None} - found.keys()
+    if missing:
+        found.update(session.execute(select(table.id, column).where(table.id.in_(missing))).all())
+    return found
 
 
 def move_views(session: Session, moves: Sequence[MaterialMove]) -> list[MoveView]:

@@ -8,48 +8,21 @@ counts as unchanged: the services write an audit entry exactly when something ch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
-from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from shopfloor.audit.tables import AuditEntry
 from shopfloor.bootstrap import Runtime
 from shopfloor.cli import importer
 from shopfloor.cli.common import DbOption, console, fail, runtime_for, settings_from
-from shopfloor.cli.import_rows import service_call
-from shopfloor.kernel.context import SYSTEM, CommandContext
-from shopfloor.kernel.errors import ShopfloorError
-from shopfloor.masterdata import service as masterdata
-from shopfloor.materials import service as materials
-from shopfloor.orders import service as orders
-
-SERVICES: dict[str, Callable[..., Any]] = {
-    "upsert_uom": masterdata.upsert_uom,
-    "upsert_uom_conversion": masterdata.upsert_uom_conversion,
-    "upsert_shift_calendar": masterdata.upsert_shift_calendar,
-    "upsert_shift": masterdata.upsert_shift,
-    "upsert_equipment": masterdata.upsert_equipment,
-    "upsert_skill": masterdata.upsert_skill,
-    "upsert_item": masterdata.upsert_item,
-    "upsert_downtime_reason": masterdata.upsert_downtime_reason,
-    "upsert_quality_code": masterdata.upsert_quality_code,
-    "upsert_crew": masterdata.upsert_crew,
-    "grant_certification": masterdata.grant_certification,
-    "upsert_bom_version": masterdata.upsert_bom_version,
-    "upsert_routing_version": masterdata.upsert_routing_version,
-    "register_lot": materials.register_lot,
-    "upsert_order": orders.upsert_order,
-}
+from shopfloor.integration.record_apply import Rejection, apply_record
+from shopfloor.kernel.context import SYSTEM
 
 
 @dataclass(frozen=True)
@@ -65,48 +38,6 @@ class ImportOutcome:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-class _Rejection(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-@contextmanager
-def _audit_watch(session: Session) -> Iterator[list[AuditEntry]]:
-    """Collects the audit entries a command appends: none means nothing changed."""
-    added: list[AuditEntry] = []
-
-    def seen(_session: Session, instance: object) -> None:
-        if isinstance(instance, AuditEntry):
-            added.append(instance)
-
-    event.listen(session, "transient_to_pending", seen)
-    try:
-        yield added
-    finally:
-        event.remove(session, "transient_to_pending", seen)
-
-
-def apply_record(session: Session, ctx: CommandContext, record: importer.Record) -> bool:
-    """Run one record through its service; True when it changed something.
-
-    Raises `_Rejection` with the plant-readable reason when the record is refused.
-    """
-    try:
-        call = service_call(record)
-        with _audit_watch(session) as added:
-            SERVICES[call.service](session, ctx, **call.kwargs)
-            session.flush()
-        return bool(added)
-    except ShopfloorError as exc:
-        raise _Rejection(exc.detail) from exc
-    except ValueError as exc:
-        raise _Rejection(str(exc)) from exc
-    except DBAPIError as exc:
-        first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise _Rejection(f"the database refused it: {first_line}") from exc
-
-
 def run_import(
     runtime: Runtime,
     records: list[importer.Record],
@@ -120,7 +51,7 @@ def run_import(
     def count(record: importer.Record, attempt: Callable[[], bool]) -> None:
         try:
             changed = attempt()
-        except _Rejection as exc:
+        except Rejection as exc:
             outcome.rejected.append(Rejected(record, exc.message))
         else:
             if changed:

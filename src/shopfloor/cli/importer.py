@@ -4,7 +4,8 @@ A file holds master data or orders as JSON (a list of objects of one kind, or an
 by kind) or CSV (one kind per file, named by `--kind` or by the file name, e.g. items.csv).
 BOM and routing versions arrive in CSV as one row per line or operation; the rows of one
 item + version are grouped into one record, so a version is imported whole or not at all.
-Each record keeps the row numbers it came from, for the report of rejected rows.
+Each record keeps the row numbers it came from, for the report of rejected rows. What a
+record means and how it is applied is shared with the ERP inbox: `integration.records`.
 """
 
 from __future__ import annotations
@@ -12,57 +13,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, time
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-# Kinds in the order they are applied: whatever a record refers to is imported before it.
-KINDS = (
-    "units",
-    "calendars",
-    "shifts",
-    "equipment",
-    "skills",
-    "items",
-    "conversions",
-    "downtime_reasons",
-    "quality_codes",
-    "crews",
-    "certifications",
-    "boms",
-    "routings",
-    "lots",
-    "orders",
-)
-ALIASES = {
-    "uom": "units",
-    "uoms": "units",
-    "unit": "units",
-    "item": "items",
-    "bom": "boms",
-    "routing": "routings",
-    "order": "orders",
-    "production_orders": "orders",
-    "work_centers": "equipment",
-    "reasons": "downtime_reasons",
-    "codes": "quality_codes",
-    "shift_calendars": "calendars",
-    "lot": "lots",
-}
-# The fields that name a record (shown in the report, used to group CSV lines).
-KEYS: Mapping[str, tuple[str, ...]] = {
-    "conversions": ("from", "to", "item"),
-    "shifts": ("calendar", "code"),
-    "certifications": ("user", "skill", "valid_from"),
-    "boms": ("item", "version"),
-    "routings": ("item", "version"),
-    "lots": ("item", "lot"),
-    "orders": ("erp_order_id",),
-}
+from shopfloor.integration import records as shared
+from shopfloor.integration.records import ALIASES, KINDS, Record, UnknownKind
+
 # CSV columns of one BOM line / routing operation; every other column describes the version.
 # A BOM line's component is the column `component`; the BOM's own quantity is `bom_quantity`.
 LINE_COLUMNS: Mapping[str, tuple[str, ...]] = {
@@ -85,54 +42,21 @@ LINE_COLUMNS: Mapping[str, tuple[str, ...]] = {
     ),
 }
 LIST_FIELD = {"boms": "lines", "routings": "operations"}
-TRUE = frozenset({"true", "yes", "y", "1", "x"})
-FALSE = frozenset({"false", "no", "n", "0"})
 
 
 class ImportFileError(Exception):
     """The file cannot be read as an import at all (exit code 2); nothing was imported."""
 
 
-@dataclass(frozen=True)
-class Record:
-    """One thing to import: a kind, its fields, and the file rows it came from.
-
-    `problem` is set when the rows could not be put together (the runner rejects the record
-    with that message without calling any service).
-    """
-
-    kind: str
-    rows: tuple[int, ...]
-    fields: Mapping[str, Any]
-    problem: str | None = None
-    key: str = field(default="")
-
-    @property
-    def row_label(self) -> str:
-        first, last = min(self.rows), max(self.rows)
-        return str(first) if first == last else f"{first}-{last}"
-
-
 def canonical_kind(name: str) -> str:
     """The import kind a name stands for ('uoms' → 'units', 'Quality-Codes' → 'quality_codes')."""
-    norm = name.strip().lower().replace("-", "_").replace(" ", "_")
-    norm = ALIASES.get(norm, norm)
-    if norm not in KINDS:
-        raise ImportFileError(f"'{name}' is not an import kind; use one of {', '.join(KINDS)}")
-    return norm
+    try:
+        return shared.canonical_kind(name)
+    except UnknownKind as exc:
+        raise ImportFileError(str(exc)) from None
 
 
-def key_of(kind: str, fields: Mapping[str, Any]) -> str:
-    """The record's name in the report: its code, or item + version, or ERP order id."""
-    names = KEYS.get(kind, ("code",))
-    parts = [str(fields.get(name)) for name in names if fields.get(name) not in (None, "")]
-    return " ".join(parts) if parts else "?"
-
-
-def _record(
-    kind: str, rows: tuple[int, ...], fields: Mapping[str, Any], problem: str | None = None
-) -> Record:
-    return Record(kind, rows, fields, problem, key_of(kind, fields))
+_record = shared.make_record
 
 
 # --- files --------------------------------------------------------------------------------
@@ -290,111 +214,4 @@ def group_lines(kind: str, rows: Iterable[tuple[int, Mapping[str, Any]]]) -> lis
     return records
 
 
-# --- values: JSON values or CSV text ("12.5" and 12.5, "yes" and true) ---------------
-
-
-def _present(fields: Mapping[str, Any], name: str) -> bool:
-    return fields.get(name) not in (None, "")
-
-
-def text(fields: Mapping[str, Any], name: str, default: str | None = None) -> str:
-    if not _present(fields, name):
-        if default is not None:
-            return default
-        raise ValueError(f"'{name}' is missing")
-    return str(fields[name]).strip()
-
-
-def opt_text(fields: Mapping[str, Any], name: str) -> str | None:
-    return str(fields[name]).strip() if _present(fields, name) else None
-
-
-def decimal(fields: Mapping[str, Any], name: str, default: Decimal | None = None) -> Decimal:
-    if not _present(fields, name):
-        if default is not None:
-            return default
-        raise ValueError(f"'{name}' is missing")
-    value = fields[name]
-    if isinstance(value, bool):
-        raise ValueError(f"'{name}' must be a number, not {value}")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"'{name}' must be a number, not '{value}'") from None
-    if not number.is_finite():
-        raise ValueError(f"'{name}' must be a finite number, not '{value}'")
-    return number
-
-
-def integer(fields: Mapping[str, Any], name: str, default: int | None = None) -> int:
-    number = decimal(fields, name, None if default is None else Decimal(default))
-    if number != number.to_integral_value():
-        raise ValueError(f"'{name}' must be a whole number, not '{fields[name]}'")
-    return int(number)
-
-
-def opt_integer(fields: Mapping[str, Any], name: str) -> int | None:
-    return integer(fields, name) if _present(fields, name) else None
-
-
-def boolean(fields: Mapping[str, Any], name: str, default: bool = False) -> bool:
-    if not _present(fields, name):
-        return default
-    value = fields[name]
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().lower()
-    if word in TRUE or word in FALSE:
-        return word in TRUE
-    raise ValueError(f"'{name}' must be true or false, not '{value}'")
-
-
-def day(fields: Mapping[str, Any], name: str) -> date:
-    if not _present(fields, name):
-        raise ValueError(f"'{name}' is missing")
-    try:
-        return date.fromisoformat(str(fields[name]).strip())
-    except ValueError:
-        raise ValueError(f"'{name}' must be a date like 2026-03-02, not '{fields[name]}'") from None
-
-
-def opt_day(fields: Mapping[str, Any], name: str) -> date | None:
-    return day(fields, name) if _present(fields, name) else None
-
-
-def clock(fields: Mapping[str, Any], name: str) -> time:
-    if not _present(fields, name):
-        raise ValueError(f"'{name}' is missing")
-    try:
-        return time.fromisoformat(str(fields[name]).strip())
-    except ValueError:
-        raise ValueError(f"'{name}' must be a time like 06:00, not '{fields[name]}'") from None
-
-
-def weekdays(fields: Mapping[str, Any], name: str = "weekdays") -> list[int]:
-    """[0, 1, 2] or "0,1,2" or "0-4" (0 = Monday)."""
-    value = fields.get(name)
-    if value in (None, ""):
-        raise ValueError(f"'{name}' is missing")
-    if isinstance(value, list):
-        parts = [str(v) for v in value]
-    else:
-        parts = [p for p in re.split(r"[,;\s]+", str(value).strip()) if p]
-    days: list[int] = []
-    for part in parts:
-        match = re.fullmatch(r"(\d)(?:-(\d))?", part)
-        if not match:
-            raise ValueError(f"'{name}' lists weekdays as numbers 0-6 or ranges like 0-4")
-        first, last = int(match[1]), int(match[2] or match[1])
-        days.extend(range(first, last + 1))
-    return days
-
-
-def names(fields: Mapping[str, Any], name: str) -> list[str]:
-    """A list of names: a JSON list or "a;b;c" (commas allowed too)."""
-    value = fields.get(name)
-    if value in (None, ""):
-        return []
-    if isinstance(value, list):
-        return [str(v).strip() for v in value]
-    return [p.strip() for p in re.split(r"[;,]", str(value)) if p.strip()]
+__all__ = ["KINDS", "ImportFileError", "Record", "canonical_kind", "read_file"]

@@ -6,9 +6,11 @@ import getpass
 
 import typer
 
+from shopfloor.cli.b2mml import b2mml_app
 from shopfloor.cli.common import DbOption, console, fail, plant_errors, runtime_for, settings_from
 from shopfloor.cli.demo import demo
 from shopfloor.cli.import_run import import_file
+from shopfloor.cli.inbox import inbox_app
 from shopfloor.cli.machines import simulate
 from shopfloor.cli.oee import downtime_app, oee
 from shopfloor.cli.orders import order_app
@@ -34,6 +36,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(order_app, name="order")
 app.add_typer(worker_app, name="worker")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(b2mml_app, name="b2mml")
+app.add_typer(inbox_app, name="inbox")
 app.command("import")(import_file)
 app.command("demo")(demo)
 app.command("oee")(oee)

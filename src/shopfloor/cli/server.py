@@ -13,18 +13,24 @@ from shopfloor.cli.common import console
 from shopfloor.integration.config import load_subscribers
 from shopfloor.platform.migrate import upgrade
 from shopfloor.platform.settings import Settings
+from shopfloor.workers.erp_sync import BackgroundErpSync, pulling
 from shopfloor.workers.relay import BackgroundRelay
 
 
 def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
     """Migrate, then serve (with the outbox relay as a thread when subscribers are
-    configured: the embedded default). Several workers re-create the app from the
-    environment."""
+    configured, and the ERP sync when one of them pulls ERP: the embedded default).
+    Several workers re-create the app from the environment."""
     settings.require_secret()
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
     subscribers = load_subscribers(settings)
     relay = BackgroundRelay(build_runtime(settings), subscribers) if subscribers else None
+    pullers = pulling(subscribers)
+    erp_sync = BackgroundErpSync(build_runtime(settings), pullers) if pullers else None
+    if erp_sync is not None:
+        console.print(f"pulling ERP for {', '.join(s.name for s in pullers)}")
+        erp_sync.start()
     if relay is not None:
         console.print(f"relaying the outbox to {', '.join(s.name for s in subscribers)}")
         relay.start()
@@ -34,6 +40,9 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) ->
     try:
         _serve(runtime, settings, host=host, port=port, workers=workers)
     finally:
+        if erp_sync is not None:
+            erp_sync.stop()
+            erp_sync.worker.runtime.close()
         if relay is not None:
             relay.stop()
             relay.worker.runtime.close()

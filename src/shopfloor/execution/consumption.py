@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from shopfloor.execution.scope import (
     OrderScope,
     check_unit,
-    components,
+    components_with_items,
     operation_by_no,
     order_move,
     order_scope,
@@ -45,6 +45,7 @@ class _Line:
     component: OrderComponent
     code: str
     alternatives: dict[str, tuple[int, Decimal]]  # item code → (item id, ratio)
+    unit: str  # the code of the line's unit
 
     def ratio_of(self, item: Item) -> Decimal:
         """How many units of `item` stand for one unit of the BOM component."""
@@ -76,7 +77,8 @@ def consume_material(
     scope = order_scope(session, order_id)
     amount = qty(quantity)
     line, item = _bom_line(session, scope, item_code, substitute_for, operation_no)
-    check_unit(uom_code, md.uom_by_id(session, _unit_of(line, item)).code, item_code)
+    unit_code = line.unit if item.id == line.component.item_id else _unit_code(session, item)
+    check_unit(uom_code, unit_code, item_code)
     lot = _component_lot(session, item, lot_code)
     operation = _operation(session, scope, line, operation_no)
     norm = rules.check_norm(
@@ -116,8 +118,13 @@ def consume_material(
         "into_lot": product.code if product else None,
         "into_serial": unit.serial if unit else None,
     }
-    _announce(session, ctx, scope, "material.consumed", move, item, lot, operation, details)
+    _announce(session, ctx, scope, "material.consumed", move, item, unit_code, lot, operation,
+              details)  # fmt: skip
     return move
+
+
+def _unit_code(session: Session, item: Item) -> str:
+    return md.uom_by_id(session, item.uom_id).code
 
 
 def _announce(
@@ -127,6 +134,7 @@ def _announce(
     event_type: str,
     move: MaterialMove,
     item: Item,
+    unit: str,
     lot: Lot | None,
     operation: Operation | None,
     details: dict[str, Any],
@@ -139,7 +147,7 @@ def _announce(
         {
             "move_id": move.id,
             "quantity": move.quantity,
-            "unit": md.uom_by_id(session, move.uom_id).code,
+            "unit": unit,
             "lot": lot.code if lot else None,
             **details,
         },
@@ -161,23 +169,26 @@ def _bom_line(
     consumed item. Anything else is not consumable on this order."""
     wanted = substitute_for or item_code
     lines = [
-        c
-        for c in components(session, scope.order.id)
-        if md.item_by_id(session, c.item_id).code == wanted
+        (component, item, unit)
+        for component, item, unit in components_with_items(session, scope.order.id)
+        if item.code == wanted
     ]
     if not lines:
         hint = "" if substitute_for else "; if it replaces a component, say which one"
         raise RuleViolation(
             f"{wanted} is not in the execution BOM of order {scope.order.erp_order_id}{hint}"
         )
-    chosen = next((c for c in lines if c.operation_no == operation_no), lines[0])
+    chosen, component_item, unit = next(
+        (line for line in lines if line[0].operation_no == operation_no), lines[0]
+    )
     alternatives = {
         alt.code: (alt.id, ratio)
         for alt, ratio in md.alternatives_for_bom_line(session, chosen.bom_line_id)
     }
     if substitute_for:
         rules.check_substitution(wanted, item_code, {c: r for c, (_, r) in alternatives.items()})
-    return _Line(chosen, wanted, alternatives), md.item_by_code(session, item_code)
+    consumed = component_item if item_code == wanted else md.item_by_code(session, item_code)
+    return _Line(chosen, wanted, alternatives, unit.code), consumed
 
 
 def _unit_of(line: _Line, item: Item) -> int:
@@ -191,7 +202,7 @@ def _component_lot(session: Session, item: Item, lot_code: str | None) -> Lot | 
         if item.lot_tracked:
             raise RuleViolation(f"{item.code} is lot-tracked: scan or name the lot consumed")
         return None
-    return materials.find_lot(session, item.code, lot_code)
+    return materials.find_lot(session, item.code, lot_code, item_id=item.id)
 
 
 def _operation(
@@ -242,7 +253,8 @@ def return_material(
     scope = order_scope(session, order_id)
     item = md.item_by_code(session, item_code)
     amount = qty(quantity)
-    check_unit(uom_code, md.uom_by_id(session, item.uom_id).code, item_code)
+    unit_code = _unit_code(session, item)
+    check_unit(uom_code, unit_code, item_code)
     lot = materials.find_lot(session, item.code, lot_code) if lot_code else None
     moves = [
         m
@@ -269,5 +281,6 @@ def return_material(
         occurred_at=occurred_at,
     )
     details = {"reason": reason, "net_consumed": net - amount}
-    _announce(session, ctx, scope, "material.returned", move, item, lot, operation, details)
+    _announce(session, ctx, scope, "material.returned", move, item, unit_code, lot, operation,
+              details)  # fmt: skip
     return move

@@ -20,14 +20,16 @@ from shopfloor.execution.scope import (
     output,
     statuses,
 )
-from shopfloor.execution.tables import OperationEvent
+from shopfloor.execution.tables import LaborRecord, OperationEvent
 from shopfloor.identity.tables import User
 from shopfloor.kernel.context import CommandContext
 from shopfloor.kernel.errors import NotFound, NotQualified, RuleViolation
 from shopfloor.masterdata import queries as md
+from shopfloor.materials import queries as material_queries
 from shopfloor.materials.domain import fact_time
 from shopfloor.orders import service as orders
 from shopfloor.orders.tables import Operation, ProductionOrder
+from shopfloor.platform.db import quantity_sums
 
 
 def start_operation(
@@ -179,7 +181,9 @@ def complete_order(session: Session, ctx: CommandContext, order_id: int) -> Prod
     """Complete the order when every operation that was not aborted is completed.
 
     The event carries the good quantity of the last live operation (what goes to stock),
-    the scrap of every operation, and each operation's totals.
+    the scrap of every operation, each operation's totals, and the net consumption per
+    component and the labour minutes: a receiver that got the facts out of order can tell
+    whether it holds all of them before it closes the order.
     """
     scope = order_scope(session, order_id)
     operations = orders.operations_of(session, order_id)
@@ -210,6 +214,18 @@ def complete_order(session: Session, ctx: CommandContext, order_id: int) -> Prod
             "unit": scope.unit,
             "quantity": scope.order.quantity,
             "operations": per_operation,
+            "components": [
+                {"item": md.item_by_id(session, item_id).code, "consumed": consumed}
+                for item_id, consumed in sorted(
+                    material_queries.consumed_totals(session, order_id).items()
+                )
+            ],
+            "labour_minutes": sum(
+                quantity_sums(
+                    session, LaborRecord.minutes, (), LaborRecord.order_id == order_id
+                ).values(),
+                Decimal(0),
+            ),
         },
     )
     return scope.order

@@ -18,10 +18,9 @@ from shopfloor.execution.scope import (
     check_unit,
     operation_scope,
     order_move,
-    output,
+    outputs,
     product_lot,
     product_serial,
-    statuses,
 )
 from shopfloor.execution.tables import ProductionReport
 from shopfloor.kernel.context import CommandContext
@@ -32,7 +31,6 @@ from shopfloor.masterdata.tables import QualityCode
 from shopfloor.materials.domain import fact_time
 from shopfloor.materials.tables import Lot, SerialNumber
 from shopfloor.orders import domain as orders_domain
-from shopfloor.orders import service as orders
 from shopfloor.orders.tables import Operation
 
 
@@ -67,7 +65,7 @@ def report_production(
         code = md.quality_code_by_code(session, quality_code)
     domain.check_quality_code(kind, code.kind if code else None, given=quality_code is not None)
     check_unit(uom_code, scope.unit, f"order {scope.order.erp_order_id}")
-    status_by_no = statuses(session, scope.order.id)
+    status_by_no = scope.statuses(session)
     _check_flow(session, scope, operation, status_by_no, kind, amount)
     is_last = domain.last_operation(status_by_no) == operation.operation_no
     _check_tracking(scope, kind, is_last, lot_code, serial)
@@ -137,17 +135,15 @@ def _check_flow(
     amount: Decimal,
 ) -> None:
     previous_no = domain.previous_live_operation(status_by_no, operation.operation_no)
-    previous = None
-    if previous_no is not None:
-        previous_op = next(
-            op
-            for op in orders.operations_of(session, scope.order.id)
-            if op.operation_no == previous_no
-        )
-        previous = output(session, previous_op.id)
+    previous_op = next(
+        (op for op in scope.operations(session) if op.operation_no == previous_no), None
+    )
+    wanted = [operation.id] if previous_op is None else [operation.id, previous_op.id]
+    reported = outputs(session, wanted)
+    previous = reported[previous_op.id] if previous_op else None
     available = orders_domain.available_input(scope.order.quantity, previous)
     orders_domain.check_output(
-        operation.operation_no, kind, amount, output(session, operation.id), available
+        operation.operation_no, kind, amount, reported[operation.id], available
     )
 
 

@@ -8,7 +8,7 @@ everything recorded before them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,12 +21,11 @@ from shopfloor.execution.tables import ProductionReport
 from shopfloor.kernel.context import CommandContext
 from shopfloor.kernel.errors import NotFound, RuleViolation
 from shopfloor.masterdata import queries as md
-from shopfloor.masterdata.tables import Item
+from shopfloor.masterdata.tables import Bom, Equipment, Item, Routing, UnitOfMeasure
 from shopfloor.materials import service as materials
 from shopfloor.materials.domain import OrderKeys
 from shopfloor.materials.tables import Lot, MaterialMove, SerialNumber
 from shopfloor.orders import domain as orders_domain
-from shopfloor.orders import service as orders
 from shopfloor.orders.tables import Operation, OrderComponent, ProductionOrder
 from shopfloor.platform import outbox
 from shopfloor.platform.db import quantity_sums
@@ -39,6 +38,20 @@ class OrderScope:
     unit: str
     bom_version: str
     routing_version: str
+    _operations: list[Operation] | None = field(default=None, init=False, repr=False)
+    _work_centers: dict[int, str] = field(default_factory=dict, init=False, repr=False)
+
+    def operations(self, session: Session) -> list[Operation]:
+        """The order's operations, loaded (row-locked) once per command."""
+        if self._operations is None:
+            rows = load_operations(session, self.order.id)
+            self._operations = [op for op, _ in rows]
+            self._work_centers = {op.id: center.code for op, center in rows}
+        return self._operations
+
+    def statuses(self, session: Session) -> dict[int, str]:
+        """Operation number → status of every operation of the order."""
+        return {op.operation_no: op.status for op in self.operations(session)}
 
     @property
     def discrepancy(self) -> str | None:
@@ -49,11 +62,15 @@ class OrderScope:
         return OrderKeys(
             erp_order_id=self.order.erp_order_id,
             operation_no=operation.operation_no if operation else None,
-            work_center=work_center_code(session, operation) if operation else None,
+            work_center=self.work_center(session, operation) if operation else None,
             bom_version=self.bom_version,
             routing_version=self.routing_version,
             discrepancy=self.discrepancy,
         )
+
+    def work_center(self, session: Session, operation: Operation) -> str:
+        """The code of the work center the operation runs on."""
+        return self._work_centers.get(operation.id) or work_center_code(session, operation)
 
     def emit(
         self,
@@ -82,40 +99,56 @@ class OrderScope:
 
 def order_scope(session: Session, order_id: int, *, lock: bool = True) -> OrderScope:
     """The order (row-locked unless `lock` is False) with what its events need."""
-    order = _locked(session, ProductionOrder, order_id) if lock else None
-    if order is None:  # not locked, or not there: the plain look-up says which
-        order = orders.load_order(session, order_id)
-    bom_version, routing_version = md.bom_and_routing_versions(
-        session, order.bom_id, order.routing_id
-    )
-    return OrderScope(
-        order=order,
-        item=md.item_by_id(session, order.item_id),
-        unit=md.uom_by_id(session, order.uom_id).code,
-        bom_version=bom_version,
-        routing_version=routing_version,
-    )
+    scope = _load_scope(session, ProductionOrder.id == order_id, lock=lock)
+    if scope is None:
+        raise NotFound(f"no production order with id {order_id}")
+    return scope
 
 
 def operation_scope(session: Session, operation_id: int) -> tuple[OrderScope, Operation]:
-    """The operation and its order, both row-locked: the order first, then the operation."""
-    order_id = orders.load_operation(session, operation_id).order_id
-    scope = order_scope(session, order_id)
-    operation = _locked(session, Operation, operation_id)
-    if operation is None:
+    """The operation and its order, both row-locked: the order first, then its operations."""
+    order_of_operation = select(Operation.order_id).where(Operation.id == operation_id)
+    scope = _load_scope(session, ProductionOrder.id == order_of_operation.scalar_subquery())
+    operations = scope.operations(session) if scope else []
+    operation = next((op for op in operations if op.id == operation_id), None)
+    if scope is None or operation is None:
         raise NotFound(f"no operation with id {operation_id}")
     return scope, operation
 
 
-def _locked(session: Session, table: type[ProductionOrder] | type[Operation], row_id: int) -> Any:
-    """The row, locked for the transaction (PostgreSQL) and read afresh: a command waiting
-    for the lock sees what the command before it committed, not a stale copy."""
-    return session.scalar(
-        select(table)
-        .where(table.id == row_id)
-        .with_for_update()
+def _load_scope(session: Session, where: Any, *, lock: bool = True) -> OrderScope | None:
+    """The order read afresh (row-locked on PostgreSQL: a command waiting for the lock sees
+    what the command before it committed) with its item, unit, BOM and routing, in one query."""
+    stmt = (
+        select(ProductionOrder, Item, UnitOfMeasure.code, Bom.version, Routing.version)
+        .join(Item, Item.id == ProductionOrder.item_id)
+        .join(UnitOfMeasure, UnitOfMeasure.id == ProductionOrder.uom_id)
+        .join(Bom, Bom.id == ProductionOrder.bom_id)
+        .join(Routing, Routing.id == ProductionOrder.routing_id)
+        .where(where)
         .execution_options(populate_existing=True)
     )
+    row = session.execute(stmt.with_for_update(of=ProductionOrder) if lock else stmt).first()
+    if row is None:
+        return None
+    order, item, unit, bom_version, routing_version = row
+    return OrderScope(order, item, unit, bom_version, routing_version)
+
+
+def load_operations(
+    session: Session, order_id: int, *, lock: bool = True
+) -> list[tuple[Operation, Equipment]]:
+    """The order's operations by number, read afresh and row-locked (PostgreSQL; the order
+    is locked first by every command), with their work centers loaded alongside."""
+    stmt = (
+        select(Operation, Equipment)
+        .join(Equipment, Equipment.id == Operation.work_center_id)
+        .where(Operation.order_id == order_id)
+        .order_by(Operation.operation_no)
+        .execution_options(populate_existing=True)
+    )
+    rows = session.execute(stmt.with_for_update(of=Operation) if lock else stmt).all()
+    return [(op, center) for op, center in rows]
 
 
 def work_center_code(session: Session, operation: Operation) -> str:
@@ -124,11 +157,11 @@ def work_center_code(session: Session, operation: Operation) -> str:
 
 def statuses(session: Session, order_id: int) -> dict[int, str]:
     """Operation number → status of every operation of the order."""
-    return {op.operation_no: op.status for op in orders.operations_of(session, order_id)}
+    return {op.operation_no: op.status for op, _ in load_operations(session, order_id)}
 
 
 def operation_by_no(session: Session, order_id: int, operation_no: int) -> Operation:
-    for op in orders.operations_of(session, order_id):
+    for op, _ in load_operations(session, order_id):
         if op.operation_no == operation_no:
             return op
     raise NotFound(f"order {order_id} has no operation {operation_no}")
@@ -136,24 +169,40 @@ def operation_by_no(session: Session, order_id: int, operation_no: int) -> Opera
 
 def output(session: Session, operation_id: int) -> orders_domain.Output:
     """Net good, scrap and rework reported at one operation (reversals subtract)."""
+    return outputs(session, [operation_id])[operation_id]
+
+
+def outputs(session: Session, operation_ids: list[int]) -> dict[int, orders_domain.Output]:
+    """`output` of several operations, in one query."""
     sums = quantity_sums(
         session,
         ProductionReport.quantity,
-        (ProductionReport.kind,),
-        ProductionReport.operation_id == operation_id,
+        (ProductionReport.operation_id, ProductionReport.kind),
+        ProductionReport.operation_id.in_(operation_ids),
     )
-    return domain.output_of((kind, total) for (kind,), total in sums.items())
+    return {
+        op_id: domain.output_of((kind, total) for (of, kind), total in sums.items() if of == op_id)
+        for op_id in operation_ids
+    }
 
 
 def components(session: Session, order_id: int) -> list[OrderComponent]:
     """The order's execution BOM, by line number."""
-    return list(
-        session.scalars(
-            select(OrderComponent)
-            .where(OrderComponent.order_id == order_id)
-            .order_by(OrderComponent.line_no)
-        )
-    )
+    return [component for component, _, _ in components_with_items(session, order_id)]
+
+
+def components_with_items(
+    session: Session, order_id: int
+) -> list[tuple[OrderComponent, Item, UnitOfMeasure]]:
+    """The execution BOM by line number, each line with its component's item and unit."""
+    rows = session.execute(
+        select(OrderComponent, Item, UnitOfMeasure)
+        .join(Item, Item.id == OrderComponent.item_id)
+        .join(UnitOfMeasure, UnitOfMeasure.id == OrderComponent.uom_id)
+        .where(OrderComponent.order_id == order_id)
+        .order_by(OrderComponent.line_no)
+    ).all()
+    return [(component, item, unit) for component, item, unit in rows]
 
 
 def product_lot(

@@ -19,6 +19,14 @@ Example (TOML):
     stream = "SHOPFLOOR"
     subject_prefix = "shopfloor"
     duplicate_window_seconds = 7200
+
+    [[subscriber]]
+    name = "erp-feed"
+    transport = "erp"                          # an ERP adapter: facts out, plans in
+    adapter = "rest"
+    pull_seconds = 30                          # pull ERP's plans this often (0: never)
+    options = { pull_url = "https://erp.example.com/mes/feed",
+                post_url = "https://erp.example.com/mes/facts", secrets = ["whsec_…"] }
 """
 
 from __future__ import annotations

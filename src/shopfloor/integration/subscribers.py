@@ -62,7 +62,7 @@ class Subscriber:
 
     name: str
     transport: str
-    url: str
+    url: str = ""  # webhook and NATS; an ERP adapter takes its own from `options`
     secrets: tuple[str, ...] = ()
     aggregation: str = "event"
     max_attempts: int = 12
@@ -77,6 +77,7 @@ class Subscriber:
     shifts: ShiftPattern | None = field(default=None)
     adapter: str = ""  # transport "erp": the ERP adapter's entry-point name
     options: Mapping[str, Any] = field(default_factory=dict, hash=False)  # adapter settings
+    pull_seconds: float = 0.0  # transport "erp": pull ERP's plans this often; 0: never
 
     @property
     def duplicate_window(self) -> timedelta:
@@ -163,6 +164,10 @@ def _check(s: Subscriber, where: str) -> None:
         raise SubscriberConfigError(f"{where}: url is required")
     if s.max_attempts < 1 or s.concurrency < 1 or s.timeout_seconds <= 0:
         raise SubscriberConfigError(f"{where}: max_attempts, concurrency, timeout must be > 0")
+    if not 0 <= s.pull_seconds <= 86400 or (s.pull_seconds and s.transport != "erp"):
+        raise SubscriberConfigError(
+            f"{where}: pull_seconds is 0 (no pulling) or up to 86400, and only for transport 'erp'"
+        )
     if s.transport == "webhook":
         _check_secrets(s, where)
     elif s.transport == "erp":

@@ -91,10 +91,12 @@ def _lot_or_fail(session: Session, item_id: int, lot_code: str) -> Lot:
     return lot
 
 
-def find_lot(session: Session, item_code: str, lot_code: str) -> Lot:
-    """The lot by item and lot code; NotFound says which lot of which item is unknown."""
-    item = md.item_by_code(session, item_code)
-    lot = _lot(session, item.id, lot_code)
+def find_lot(session: Session, item_code: str, lot_code: str, *, item_id: int | None = None) -> Lot:
+    """The lot by item and lot code; NotFound says which lot of which item is unknown.
+    `item_id`, when the caller has the item, spares looking it up by code."""
+    if item_id is None:
+        item_id = md.item_by_code(session, item_code).id
+    lot = _lot(session, item_id, lot_code)
     if lot is None:
         raise NotFound(f"no lot '{lot_code}' of {item_code} is registered")
     return lot

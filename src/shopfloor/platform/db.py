@@ -126,7 +126,16 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False, autoflush=True)
+    factory = sessionmaker(engine, expire_on_commit=False, autoflush=True)
+    event.listen(factory, "loaded_as_persistent", _hold)
+    return factory
+
+
+def _hold(session: Session, instance: object) -> None:
+    """Keep every row a session loaded referenced for the session's short life (one command
+    or one read). The identity map holds rows weakly: without this, an item read by a join
+    and looked up by id a moment later would be gone, and read again."""
+    session.info.setdefault("held", []).append(instance)
 
 
 def quantity_sums(
@@ -144,5 +153,7 @@ def quantity_sums(
         stmt = select(*keys, quantity).where(*where)
     for row in session.execute(stmt):
         group, amount = tuple(row[:-1]), row[-1]
+        if amount is None:  # SUM over no rows (no GROUP BY) or a NULL quantity
+            continue
         totals[group] = totals.get(group, Decimal(0)) + qty(amount)
     return totals

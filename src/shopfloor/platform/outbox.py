@@ -8,9 +8,9 @@ BOM/routing version, payload, schema_version.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, select
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Table, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from shopfloor.kernel.context import CommandContext
@@ -95,26 +95,30 @@ def emit(
     occurred_at: datetime | None = None,
     bom_version: str | None = None,
     routing_version: str | None = None,
-) -> OutboxEvent:
-    """Append one event to the outbox inside the caller's transaction."""
+) -> str:
+    """Append one event to the outbox inside the caller's transaction (a plain INSERT: the
+    command never reads the event back). Returns the event id."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type}")
-    event = OutboxEvent(
-        event_id=new_event_id(),
-        type=event_type,
-        occurred_at=occurred_at or ctx.now,
-        recorded_at=ctx.now,
-        site=ctx.site,
-        glue={k: v for k, v in glue.items() if v is not None},
-        bom_version=bom_version,
-        routing_version=routing_version,
-        payload=payload,
-        schema_version=SCHEMA_VERSION,
-        status="pending",
-        attempts=0,
+    event_id = new_event_id()
+    session.execute(
+        insert(cast(Table, OutboxEvent.__table__)),
+        {
+            "event_id": event_id,
+            "type": event_type,
+            "occurred_at": occurred_at or ctx.now,
+            "recorded_at": ctx.now,
+            "site": ctx.site,
+            "glue": {k: v for k, v in glue.items() if v is not None},
+            "bom_version": bom_version,
+            "routing_version": routing_version,
+            "payload": payload,
+            "schema_version": SCHEMA_VERSION,
+            "status": "pending",
+            "attempts": 0,
+        },
     )
-    session.add(event)
-    return event
+    return event_id
 
 
 def events_for(session: Session, **glue: Any) -> list[OutboxEvent]:

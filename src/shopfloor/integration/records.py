@@ -1,83 +1,138 @@
-"""What each import record asks of a service, pure: checked, typed keyword arguments.
+"""Inbound records and the rules that turn one into a service call, shared by every route in.
 
-Values come as JSON values or CSV text; both are accepted ("12.5" and 12.5, "yes" and true).
-A missing or malformed value raises ValueError with a message naming the field, and the
-record is rejected without touching the database.
+`shopfloor import` (JSON/CSV files), the ERP inbox (pushed to `POST /api/v1/erp/inbox` or
+pulled by an ERP adapter) and anything else bringing master data or orders in describe a
+record the same way: a kind (items, boms, routings, orders …) and its fields. Whichever
+way a record came, it is checked by the same builder and applied by the same service
+function (`record_apply.py`), so the plant's rules cannot differ between the file import
+and the ERP feed. Pure: no database here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from shopfloor.cli.importer import (
-    Record,
+from shopfloor.integration.record_values import (
+    alternatives,
     boolean,
+    breaks,
     clock,
     day,
     decimal,
     integer,
     names,
+    objects,
     opt_day,
     opt_integer,
     opt_text,
     text,
     weekdays,
 )
-from shopfloor.masterdata.domain import AlternativeSpec, BomLineSpec, BreakSpec, OperationSpec
+from shopfloor.masterdata.domain import BomLineSpec, OperationSpec
+
+# Kinds in the order they are applied: whatever a record refers to is imported before it.
+KINDS = (
+    "units",
+    "calendars",
+    "shifts",
+    "equipment",
+    "skills",
+    "items",
+    "conversions",
+    "downtime_reasons",
+    "quality_codes",
+    "crews",
+    "certifications",
+    "boms",
+    "routings",
+    "lots",
+    "orders",
+)
+ALIASES = {
+    "uom": "units",
+    "uoms": "units",
+    "unit": "units",
+    "item": "items",
+    "bom": "boms",
+    "routing": "routings",
+    "order": "orders",
+    "production_orders": "orders",
+    "work_centers": "equipment",
+    "reasons": "downtime_reasons",
+    "codes": "quality_codes",
+    "shift_calendars": "calendars",
+    "lot": "lots",
+}
+# The fields that name a record (shown in the report, used to group CSV lines).
+KEYS: Mapping[str, tuple[str, ...]] = {
+    "conversions": ("from", "to", "item"),
+    "shifts": ("calendar", "code"),
+    "certifications": ("user", "skill", "valid_from"),
+    "boms": ("item", "version"),
+    "routings": ("item", "version"),
+    "lots": ("item", "lot"),
+    "orders": ("erp_order_id",),
+}
+
+
+class UnknownKind(ValueError):
+    """The name is not a kind of record shopfloor imports."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One thing to import: a kind, its fields, and the file rows it came from (none for
+    an ERP document).
+
+    `problem` is set when the rows could not be put together (the runner rejects the record
+    with that message without calling any service).
+    """
+
+    kind: str
+    rows: tuple[int, ...]
+    fields: Mapping[str, Any]
+    problem: str | None = None
+    key: str = field(default="")
+
+    @property
+    def row_label(self) -> str:
+        if not self.rows:
+            return "-"
+        first, last = min(self.rows), max(self.rows)
+        return str(first) if first == last else f"{first}-{last}"
+
+
+def canonical_kind(name: str) -> str:
+    """The import kind a name stands for ('uoms' → 'units', 'Quality-Codes' → 'quality_codes')."""
+    norm = name.strip().lower().replace("-", "_").replace(" ", "_")
+    norm = ALIASES.get(norm, norm)
+    if norm not in KINDS:
+        raise UnknownKind(f"'{name}' is not an import kind; use one of {', '.join(KINDS)}")
+    return norm
+
+
+def key_of(kind: str, fields: Mapping[str, Any]) -> str:
+    """The record's name in the report: its code, or item + version, or ERP order id."""
+    naming = KEYS.get(kind, ("code",))
+    parts = [str(fields.get(name)) for name in naming if fields.get(name) not in (None, "")]
+    return " ".join(parts) if parts else "?"
+
+
+def make_record(
+    kind: str, rows: tuple[int, ...], fields: Mapping[str, Any], problem: str | None = None
+) -> Record:
+    return Record(kind, rows, fields, problem, key_of(kind, fields))
 
 
 @dataclass(frozen=True)
 class ServiceCall:
-    """The service function to call (by name, see `import_run.SERVICES`) and its arguments."""
+    """The service function to call (by name, see `record_apply.SERVICES`) and its arguments."""
 
     service: str
     kwargs: dict[str, Any]
-
-
-def _objects(fields: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
-    value = fields.get(name) or []
-    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-        raise ValueError(f"'{name}' must be a list of objects")
-    return value
-
-
-def breaks(fields: Mapping[str, Any]) -> list[BreakSpec]:
-    """[{"name", "offset_minutes", "minutes"}] or "Lunch:240:30;Coffee:120:15"."""
-    value = fields.get("breaks")
-    if value in (None, "", []):
-        return []
-    if isinstance(value, str):
-        found = []
-        for part in filter(None, (p.strip() for p in value.split(";"))):
-            pieces = part.split(":")
-            if len(pieces) != 3:
-                raise ValueError("'breaks' reads like 'Lunch:240:30;Coffee:120:15'")
-            found.append({"name": pieces[0], "offset_minutes": pieces[1], "minutes": pieces[2]})
-        value = found
-    return [
-        BreakSpec(text(b, "name"), integer(b, "offset_minutes"), integer(b, "minutes"))
-        for b in _objects({"breaks": value}, "breaks")
-    ]
-
-
-def alternatives(line: Mapping[str, Any]) -> tuple[AlternativeSpec, ...]:
-    """[{"item", "ratio"}] or "CABLE-B:1;CABLE-C:2" (ratio 1 when left out)."""
-    value = line.get("alternatives")
-    if value in (None, "", []):
-        return ()
-    if isinstance(value, str):
-        value = [
-            {"item": part.split(":")[0].strip(), "ratio": [*part.split(":"), "1"][1].strip()}
-            for part in value.split(";")
-            if part.strip()
-        ]
-    return tuple(
-        AlternativeSpec(text(a, "item"), decimal(a, "ratio", Decimal(1)))
-        for a in _objects({"alternatives": value}, "alternatives")
-    )
 
 
 # --- records ------------------------------------------------------------------------------
@@ -85,7 +140,7 @@ def alternatives(line: Mapping[str, Any]) -> tuple[AlternativeSpec, ...]:
 
 def _bom(f: Mapping[str, Any]) -> dict[str, Any]:
     lines = []
-    for position, line in enumerate(_objects(f, "lines"), start=1):
+    for position, line in enumerate(objects(f, "lines"), start=1):
         try:
             lines.append(
                 BomLineSpec(
@@ -112,7 +167,7 @@ def _bom(f: Mapping[str, Any]) -> dict[str, Any]:
 
 def _routing(f: Mapping[str, Any]) -> dict[str, Any]:
     operations = []
-    for position, op in enumerate(_objects(f, "operations"), start=1):
+    for position, op in enumerate(objects(f, "operations"), start=1):
         try:
             operations.append(
                 OperationSpec(
