@@ -79,14 +79,14 @@ def subscriber(name: str, **overrides: object) -> Subscriber:
 def emit(runtime, ctx: CommandContext, count: int, event_type: str = "production.reported",
          **glue: object) -> list[str]:  # fmt: skip
     with runtime.unit_of_work() as uow:
-        events = [
+        event_ids = [
             outbox.emit(
                 uow.session, ctx, event_type, {"n": n}, glue={"erp_order_id": "PO-1", **glue}
             )
             for n in range(count)
         ]
         uow.commit()
-    return [e.event_id for e in events]
+    return event_ids
 
 
 def relay(runtime, subs: Sequence[Subscriber], clock=None, **transports: FakeTransport):

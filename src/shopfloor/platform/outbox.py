@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, Table, insert, select
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Table, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from shopfloor.kernel.context import CommandContext
@@ -46,7 +46,14 @@ EVENT_TYPES = frozenset(
 class OutboxEvent(Base):
     __tablename__ = "platform_outbox_event"
     __table_args__ = (
-        Index("ix_platform_outbox_event_pending", "status", "position"),
+        # Partial: only the events still waiting for the relay, in outbox order; dispatched
+        # and delivered ones leave it, so it stays small however long the outbox grows.
+        Index(
+            "ix_platform_outbox_event_pending",
+            "position",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
         {"sqlite_autoincrement": True},
     )
 
@@ -54,7 +61,7 @@ class OutboxEvent(Base):
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
-    type: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(64))
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     site: Mapped[str] = mapped_column(String(64))
