@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopfloor.kernel.context import Actor, CommandContext
+from shopfloor.machines import maintenance
+from shopfloor.orders import ports as orders_ports
 from shopfloor.platform.db import make_engine, session_factory
 from shopfloor.platform.settings import Settings
 from shopfloor.platform.uow import UnitOfWork
@@ -38,4 +40,5 @@ def build_runtime(settings: Settings) -> Runtime:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    orders_ports.wire_maintenance(maintenance.equipment_under_maintenance)
     return Runtime(settings=settings, engine=engine, sessions=session_factory(engine))

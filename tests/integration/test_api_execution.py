@@ -316,3 +316,27 @@ def test_bad_input_is_a_problem_and_changes_nothing(floor):
         assert response.status_code == status, (path, body, response.text)
         assert response.headers["content-type"] == "application/problem+json"
     assert {t: count(floor.api, t) for t in tables} == before
+
+
+def test_equipment_under_maintenance_is_out_of_dispatch(floor):
+    def dispatch_list(center: str) -> list[Any]:
+        return ok(floor.api.get(f"{V1}/work-centers/{center}/dispatch-list", role="operator"))
+
+    assert [e["operation_no"] for e in dispatch_list("WC-ASSY")] == [10]
+    maintenance = {"note": "bearing change"}
+    started = floor.api.post(f"{V1}/equipment/WC-ASSY/maintenance", role="supervisor",
+                             json=maintenance)  # fmt: skip
+    ok(started, 201)
+    assert dispatch_list("WC-ASSY") == []
+    refused = floor.post(f"/operations/{floor.ops[10]}/start")
+    assert refused.status_code == 422 and "under maintenance" in refused.json()["detail"]
+    assert count(floor.api, OperationEvent) == 0
+
+    ok(floor.api.post(f"{V1}/equipment/WC-ASSY/maintenance/end", role="supervisor", json={}))
+    assert [e["operation_no"] for e in dispatch_list("WC-ASSY")] == [10]
+    floor.start(10)
+
+    # A line under maintenance stops every work center on it.
+    ok(floor.api.post(f"{V1}/equipment/LINE-1/maintenance", role="supervisor", json=maintenance),
+       201)  # fmt: skip
+    assert dispatch_list("WC-ASSY") == []

@@ -27,6 +27,7 @@ from shopfloor.kernel.errors import NotFound, NotQualified, RuleViolation
 from shopfloor.masterdata import queries as md
 from shopfloor.materials import queries as material_queries
 from shopfloor.materials.domain import fact_time
+from shopfloor.orders import ports
 from shopfloor.orders import service as orders
 from shopfloor.orders.tables import Operation, ProductionOrder
 from shopfloor.platform.db import quantity_sums
@@ -47,6 +48,7 @@ def start_operation(
     """
     scope, operation = operation_scope(session, operation_id)
     when = fact_time(at, ctx.now)
+    ports.check_in_dispatch(session, md.equipment_by_id(session, operation.work_center_id), when)
     operator = _person(session, operator_id or ctx.actor.user_id)
     _check_qualified(session, operator, operation, when)
     return _move(session, ctx, scope, operation, "start", when, operator=operator)

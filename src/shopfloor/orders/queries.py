@@ -11,9 +11,11 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from shopfloor.kernel.clock import utc_now
 from shopfloor.kernel.errors import NotFound
 from shopfloor.masterdata import queries as md
 from shopfloor.masterdata.tables import Bom, Equipment, Item, Routing, Skill, UnitOfMeasure
+from shopfloor.orders import ports
 from shopfloor.orders.tables import Operation, OrderComponent, ProductionOrder
 
 ON_THE_FLOOR = ("dispatched", "running", "paused")
@@ -39,11 +41,15 @@ class DispatchEntry:
     required_skill_code: str | None
 
 
-def dispatch_list(session: Session, work_center_code: str) -> list[DispatchEntry]:
+def dispatch_list(
+    session: Session, work_center_code: str, at: datetime | None = None
+) -> list[DispatchEntry]:
     """What a work center should work on: its dispatched, running and paused operations of
     orders still open, most urgent priority first, then earliest due date, then order and
-    operation number."""
+    operation number. Nothing while it is under maintenance (`at`: now unless given)."""
     work_center = md.equipment_by_code(session, work_center_code)
+    if work_center.id in ports.out_of_dispatch(session, at or utc_now()):
+        return []
     rows = session.execute(
         select(Operation, ProductionOrder, Item.code, Item.name, UnitOfMeasure.code, Skill.code)
         .join(ProductionOrder, ProductionOrder.id == Operation.order_id)
