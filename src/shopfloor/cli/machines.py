@@ -1,4 +1,4 @@
-"""`shopfloor worker ingest mqtt|opcua` and `shopfloor simulate`.
+"""`shopfloor worker ingest mqtt|opcua`, `shopfloor worker machines` and `shopfloor simulate`.
 
 The ingest workers run until SIGTERM (or Ctrl-C): the batch in hand is stored, committed
 and acknowledged before they exit. `simulate` publishes a seeded plant as Sparkplug B.
@@ -28,6 +28,36 @@ def _stop_on_signals() -> threading.Event:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     return stop
+
+
+@worker_app.command("machines")
+def machine_watch(
+    once: bool = typer.Option(False, "--once", help="One pass, then exit"),
+    every: float = typer.Option(60.0, "--every", min=1, help="Seconds between passes"),
+    window_hours: float = typer.Option(
+        12.0, "--window-hours", min=0.1, help="How far back stops are looked for"
+    ),
+    database_url: str | None = DbOption,
+) -> None:
+    """Record machine-detected stops and raise due maintenance requests, pass after pass
+    until SIGTERM (idempotent: a stop is recorded once however often it is seen)."""
+    from datetime import timedelta
+
+    from shopfloor.workers.machine_watch import MachineWatch
+
+    with runtime_for(settings_from(database_url)) as runtime, plant_errors():
+        watch = MachineWatch(
+            runtime, every=timedelta(seconds=every), window=timedelta(hours=window_hours)
+        )
+        if once:
+            report = watch.run_once()
+            console.print(
+                f"{report.stops_recorded} stop(s) recorded, "
+                f"{report.maintenance_requested} maintenance request(s) raised"
+            )
+            return
+        console.print(f"watching the machines every {every:g} s (SIGTERM to stop)")
+        watch.run(_stop_on_signals())
 
 
 @ingest_app.command("mqtt")
