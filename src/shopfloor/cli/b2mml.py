@@ -50,7 +50,7 @@ def _read(path: Path) -> bytes:
 def _refuse(path: Path, violations: list[Violation], what: str) -> None:
     """Every violation on its own line, then exit 2."""
     for violation in violations:
-        errors.print(f"{path.name}: {violation}", markup=False, highlight=False)
+        errors.print(f"{path.name}: {violation}", markup=False, highlight=False, soft_wrap=True)
     fail(f"{path.name} is not a valid {what}: {len(violations)} problem(s); {_nothing(what)}", 2)
 
 
