@@ -28,7 +28,7 @@ class Runtime:
         return UnitOfWork(self.sessions)
 
     def context(self, actor: Actor) -> CommandContext:
-        return CommandContext(actor=actor, site=self.settings.site)
+        return CommandContext(actor=actor, site=self.settings.site, boundary=self.settings.boundary)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -24,6 +24,8 @@ from shopfloor.api.routes import (
     masterdata_people,
     materials,
     orders,
+    plant,
+    reconciliation,
 )
 from shopfloor.audit import service as audit_service
 from shopfloor.bootstrap import Runtime
@@ -43,6 +45,8 @@ ROUTERS = (
     machines_maintenance.router,
     b2mml.router,
     erp_inbox.router,
+    plant.router,
+    reconciliation.router,
 )
 
 log = logger("shopfloor.app")

@@ -7,6 +7,7 @@ import getpass
 import typer
 
 from shopfloor.cli.b2mml import b2mml_app
+from shopfloor.cli.boundary import boundary
 from shopfloor.cli.common import DbOption, console, fail, plant_errors, runtime_for, settings_from
 from shopfloor.cli.demo import demo
 from shopfloor.cli.import_run import import_file
@@ -15,6 +16,7 @@ from shopfloor.cli.machines import simulate
 from shopfloor.cli.oee import downtime_app, oee
 from shopfloor.cli.orders import order_app
 from shopfloor.cli.outbox import outbox_app, worker_app
+from shopfloor.cli.reconcile import reconcile
 from shopfloor.identity import service as identity
 from shopfloor.identity.domain import ROLES
 from shopfloor.kernel.context import SYSTEM
@@ -43,6 +45,8 @@ app.command("demo")(demo)
 app.command("oee")(oee)
 app.add_typer(downtime_app, name="downtime")
 app.command("simulate")(simulate)
+app.command("reconcile")(reconcile)
+app.command("boundary")(boundary)
 
 
 @db_app.command("upgrade")

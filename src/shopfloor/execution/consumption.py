@@ -25,8 +25,9 @@ from shopfloor.execution.scope import (
     product_lot,
     product_serial,
 )
+from shopfloor.kernel.boundary import SETTING
 from shopfloor.kernel.context import CommandContext
-from shopfloor.kernel.errors import RuleViolation
+from shopfloor.kernel.errors import NotFound, RuleViolation
 from shopfloor.kernel.quantities import qty
 from shopfloor.masterdata import queries as md
 from shopfloor.masterdata.tables import Item
@@ -79,7 +80,7 @@ def consume_material(
     line, item = _bom_line(session, scope, item_code, substitute_for, operation_no)
     unit_code = line.unit if item.id == line.component.item_id else _unit_code(session, item)
     check_unit(uom_code, unit_code, item_code)
-    lot = _component_lot(session, item, lot_code)
+    lot = _component_lot(session, ctx, item, lot_code)
     operation = _operation(session, scope, line, operation_no)
     norm = rules.check_norm(
         line.code,
@@ -196,13 +197,27 @@ def _unit_of(line: _Line, item: Item) -> int:
     return line.component.uom_id if item.id == line.component.item_id else item.uom_id
 
 
-def _component_lot(session: Session, item: Item, lot_code: str | None) -> Lot | None:
-    """The lot consumed from: required for a lot-tracked component, and must be registered."""
+def _component_lot(
+    session: Session, ctx: CommandContext, item: Item, lot_code: str | None
+) -> Lot | None:
+    """The lot consumed from: required for a lot-tracked component. Where lots are created
+    on the floor (`SHOPFLOOR_LOT_CREATION` mes or both) an unknown lot is registered at this
+    first use (released, origin floor, announced as `lot.created`); where they come from
+    ERP goods receipt only, it must already be registered."""
     if lot_code is None:
         if item.lot_tracked:
             raise RuleViolation(f"{item.code} is lot-tracked: scan or name the lot consumed")
         return None
-    return materials.find_lot(session, item.code, lot_code, item_id=item.id)
+    if ctx.boundary.lots_at_first_use:
+        return materials.register_lot(
+            session, ctx, item_code=item.code, lot_code=lot_code, origin="floor"
+        )
+    try:
+        return materials.find_lot(session, item.code, lot_code, item_id=item.id)
+    except NotFound as exc:
+        raise NotFound(
+            f"{exc.detail}; {ctx.boundary.unknown_lot_hint()}", setting=SETTING["lot_creation"]
+        ) from exc
 
 
 def _operation(

@@ -43,10 +43,14 @@ from shopfloor.platform.settings import Settings
 
 
 def load_subscribers(settings: Settings) -> tuple[Subscriber, ...]:
-    """The configured subscribers, checked; an empty tuple when none are configured."""
+    """The configured subscribers, checked; an empty tuple when none are configured.
+    A transport-`erp` subscriber without its own aggregation follows SHOPFLOOR_ERP_POSTING."""
+    erp_aggregation = settings.boundary.erp_aggregation
     if settings.subscribers:
         try:
-            return parse_subscribers(json.loads(settings.subscribers))
+            return parse_subscribers(
+                json.loads(settings.subscribers), erp_aggregation=erp_aggregation
+            )
         except json.JSONDecodeError as exc:
             raise SubscriberConfigError(f"SHOPFLOOR_SUBSCRIBERS is not JSON: {exc}") from exc
     path = settings.subscribers_file
@@ -60,4 +64,4 @@ def load_subscribers(settings: Settings) -> tuple[Subscriber, ...]:
         raw = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise SubscriberConfigError(f"the subscribers file {path} is not valid: {exc}") from exc
-    return parse_subscribers(raw)
+    return parse_subscribers(raw, erp_aggregation=erp_aggregation)

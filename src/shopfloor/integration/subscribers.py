@@ -3,6 +3,12 @@
 A deployment lists its subscribers in a JSON or TOML file (`SHOPFLOOR_SUBSCRIBERS_FILE`) or
 as JSON in `SHOPFLOOR_SUBSCRIBERS`; `config.py` reads them, this module checks them. A
 webhook subscriber must name its own secrets: there is no default secret, ever.
+
+A subscriber that names no `aggregation` gets a default: per event, except a subscriber
+with transport `erp`, which follows the plant's ERP posting decision (`SHOPFLOOR_ERP_POSTING`:
+realtime → event, operation, shift). One setting then says how inventory movements reach
+ERP, and a subscriber that names its own aggregation still keeps it. `aggregation_from`
+records which of the three decided, so the effective mode can be shown.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from shopfloor.kernel.errors import ShopfloorError
 
 TRANSPORTS = ("webhook", "nats", "erp")
 AGGREGATIONS = ("event", "operation", "shift")
+# Where a subscriber's aggregation came from (see the module docstring).
+FROM_SUBSCRIBER, FROM_ERP_POSTING, FROM_DEFAULT = "subscriber", "SHOPFLOOR_ERP_POSTING", "default"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 STREAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SUBJECT_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
@@ -78,6 +86,7 @@ class Subscriber:
     adapter: str = ""  # transport "erp": the ERP adapter's entry-point name
     options: Mapping[str, Any] = field(default_factory=dict, hash=False)  # adapter settings
     pull_seconds: float = 0.0  # transport "erp": pull ERP's plans this often; 0: never
+    aggregation_from: str = FROM_DEFAULT  # set by the parser, never by the configuration
 
     @property
     def duplicate_window(self) -> timedelta:
@@ -88,31 +97,35 @@ class Subscriber:
         return timedelta(seconds=self.window_margin_seconds)
 
 
-def parse_subscribers(raw: Any) -> tuple[Subscriber, ...]:
+def parse_subscribers(raw: Any, *, erp_aggregation: str = "event") -> tuple[Subscriber, ...]:
     """Subscribers from decoded JSON/TOML: a list, or a mapping with a `subscriber(s)` list.
 
-    Refuses, with the subscriber's name in the message: unknown transports or aggregation
-    modes, webhooks without a secret, secrets that are not 24 to 64 bytes of base64, duplicate
-    names, and NATS duplicate windows too short for the safety margin.
+    `erp_aggregation` is the aggregation of a transport-`erp` subscriber that names none
+    (the plant's `Boundary.erp_aggregation`). Refuses, with the subscriber's name in the
+    message: unknown transports or aggregation modes, webhooks without a secret, secrets that
+    are not 24 to 64 bytes of base64, duplicate names, and NATS duplicate windows too short
+    for the safety margin.
     """
     if isinstance(raw, Mapping):
         raw = raw.get("subscribers", raw.get("subscriber", []))
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
         raise SubscriberConfigError("subscribers must be a list of tables/objects")
-    subscribers = tuple(_parse_one(entry, index) for index, entry in enumerate(raw))
+    subscribers = tuple(
+        _parse_one(entry, index, erp_aggregation) for index, entry in enumerate(raw)
+    )
     names = [s.name for s in subscribers]
     if len(set(names)) != len(names):
         raise SubscriberConfigError("subscriber names must be unique")
     return subscribers
 
 
-def _parse_one(entry: Any, index: int) -> Subscriber:
+def _parse_one(entry: Any, index: int, erp_aggregation: str) -> Subscriber:
     if not isinstance(entry, Mapping):
         raise SubscriberConfigError(f"subscriber #{index + 1} is not a table/object")
     name = str(entry.get("name", ""))
     where = f"subscriber '{name or index + 1}'"
     known = set(Subscriber.__dataclass_fields__) | {"shift_starts", "timezone", "grace_minutes"}
-    unknown = set(entry) - known
+    unknown = set(entry) - (known - {"aggregation_from"})
     if unknown:
         raise SubscriberConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
     if not NAME.match(name):
@@ -125,7 +138,11 @@ def _parse_one(entry: Any, index: int) -> Subscriber:
             except (TypeError, ValueError) as exc:
                 raise SubscriberConfigError(f"{where}: {key} must be a number") from exc
     values["secrets"] = tuple(str(s) for s in entry.get("secrets", ()))
-    values["shifts"] = _shifts(entry, where)
+    if "aggregation" in entry:
+        values["aggregation_from"] = FROM_SUBSCRIBER
+    elif entry.get("transport") == "erp":
+        values["aggregation"], values["aggregation_from"] = erp_aggregation, FROM_ERP_POSTING
+    values["shifts"] = _shifts(entry, values.get("aggregation"), where)
     options = entry.get("options", {})
     if not isinstance(options, Mapping):
         raise SubscriberConfigError(f"{where}: options must be a table/object")
@@ -138,8 +155,8 @@ def _parse_one(entry: Any, index: int) -> Subscriber:
     return subscriber
 
 
-def _shifts(entry: Mapping[str, Any], where: str) -> ShiftPattern | None:
-    if entry.get("aggregation") != "shift":
+def _shifts(entry: Mapping[str, Any], aggregation: Any, where: str) -> ShiftPattern | None:
+    if aggregation != "shift":
         return None
     try:
         starts = tuple(time.fromisoformat(str(s)) for s in entry.get("shift_starts", ()))
@@ -148,7 +165,11 @@ def _shifts(entry: Mapping[str, Any], where: str) -> ShiftPattern | None:
     except (ValueError, ZoneInfoNotFoundError) as exc:
         raise SubscriberConfigError(f"{where}: shift_starts/timezone not valid: {exc}") from exc
     if not starts:
-        raise SubscriberConfigError(f"{where}: aggregation 'shift' needs shift_starts")
+        because = "" if "aggregation" in entry else f" (from {FROM_ERP_POSTING}=shift)"
+        raise SubscriberConfigError(
+            f"{where}: aggregation 'shift'{because} needs shift_starts, the site's shift "
+            "start times"
+        )
     grace = timedelta(minutes=float(entry.get("grace_minutes", 15)))
     return ShiftPattern(starts=tuple(sorted(set(starts))), timezone=zone, grace=grace)
 
@@ -195,3 +216,11 @@ def _check_secrets(s: Subscriber, where: str) -> None:
             raise SubscriberConfigError(f"{where}: a secret is not base64 (whsec_…)") from exc
         if not 24 <= len(key) <= 64:
             raise SubscriberConfigError(f"{where}: a secret must be 24 to 64 bytes of key")
+
+
+def erp_postings(subscribers: Sequence[Subscriber]) -> list[tuple[str, str, str]]:
+    """(name, effective aggregation, where it came from) of each transport-`erp` subscriber:
+    how inventory movements really reach ERP, whatever the plant's default says."""
+    return [
+        (s.name, s.aggregation, s.aggregation_from) for s in subscribers if s.transport == "erp"
+    ]

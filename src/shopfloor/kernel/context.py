@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shopfloor.kernel.boundary import DEFAULT_BOUNDARY, Boundary
 from shopfloor.kernel.clock import utc_now
 
 
@@ -28,8 +29,12 @@ SYSTEM = Actor(
 
 @dataclass(frozen=True)
 class CommandContext:
-    """The actor, the server time of the command, and the site it runs for."""
+    """The actor, the server time of the command, the site it runs for, and the plant's
+    boundary decisions (where orders and lots may originate) the command must respect.
+    The boundary defaults to `Boundary()`, so a context built without settings behaves as a
+    plant that configured nothing."""
 
     actor: Actor
     now: datetime = field(default_factory=utc_now)
     site: str = "default"
+    boundary: Boundary = DEFAULT_BOUNDARY

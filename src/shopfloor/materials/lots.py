@@ -35,13 +35,19 @@ def register_lot(
     """Register a lot of an item, received from ERP or created on the floor.
 
     Idempotent on item + lot code: registering a known lot returns it unchanged.
-    A new lot is audited and announced as `lot.created`.
+    A new lot must come from where the plant creates lots (`SHOPFLOOR_LOT_CREATION`, in
+    `ctx.boundary`): ERP receipts are refused when lots are created on the floor, and a floor
+    lot of purchased material when lots come from ERP — a lot of an item the plant makes (it
+    has a BOM, as every order's product has) is always the floor's to create. A new lot is
+    audited and announced as `lot.created`.
     """
     item = md.item_by_code(session, item_code)
     found = _lot(session, item.id, lot_code)
     if found is not None:
         return found
     domain.check_initial_lot(status, origin)
+    made_here = origin == "floor" and bool(md.bom_versions(session, item_code))
+    ctx.boundary.check_new_lot(origin, made_here=made_here)
     if not lot_code.strip():
         raise RuleViolation("a lot needs a code")
     lot = Lot(

@@ -83,6 +83,10 @@ def upsert_order(
     queued (operations and execution BOM are then expanded again); once it is on the floor,
     only due date, priority and ERP status still change. Unplanned work opened on the floor
     comes in the same way with `origin='mes'`, usually as ERP status released.
+
+    A new order must come from an origin the plant allows (`SHOPFLOOR_ORDER_ORIGIN`, carried
+    in `ctx.boundary`): otherwise a RuleViolation names the setting. Later versions of an
+    order already received still apply, so ERP can still close what it sent before a switch.
     """
     plan = OrderPlan(
         erp_version,
@@ -102,6 +106,7 @@ def upsert_order(
         .with_for_update()
     )
     if order is None:
+        ctx.boundary.check_order_origin(origin)
         return _receive(session, ctx, erp_order_id, plan, origin)
     if erp_version == order.erp_version:
         return order

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shopfloor.kernel.boundary import Boundary
 from shopfloor.kernel.errors import ShopfloorError
 
 DEMO_SECRET = "demo-only-secret-not-for-production-use"
@@ -56,12 +57,51 @@ class Settings(BaseSettings):
         description="How long a claimed delivery stays reserved for its relay (longer than a "
         "transport's timeout); after it, another relay may try again.",
     )
+    # The seven boundary decisions between ERP and shopfloor (docs/boundary.md).
+    order_origin: str = Field(
+        default="both", description="Where work orders originate: erp, mes (unplanned) or both."
+    )
+    bom_owner: str = Field(
+        default="erp", description="Fixed: ERP owns the normative BOM; shopfloor expands it."
+    )
+    lot_creation: str = Field(
+        default="erp",
+        description="Where lots are created: erp (goods receipt), mes (first use) or both.",
+    )
+    erp_posting: str = Field(
+        default="realtime",
+        description="Default aggregation of ERP subscribers: realtime, operation or shift.",
+    )
+    batch_record: str = Field(default="shopfloor", description="Fixed: eBR/eDHR in shopfloor.")
+    deviations: str = Field(
+        default="shopfloor", description="Fixed: in shopfloor, graduating to a QMS CAPA by link."
+    )
+    finished_goods_cost: str = Field(default="erp", description="Fixed: cost is ERP's.")
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.secret_key is None and self.demo:
             self.secret_key = SecretStr(DEMO_SECRET)
         return self
+
+    @model_validator(mode="after")
+    def _check_boundary(self) -> Settings:
+        self.boundary  # noqa: B018 - refuses a value shopfloor does not offer, at start-up
+        return self
+
+    @property
+    def boundary(self) -> Boundary:
+        """The plant's seven boundary decisions, checked (BoundaryConfigError names the
+        setting and the values it takes)."""
+        return Boundary(
+            order_origin=self.order_origin,
+            bom_owner=self.bom_owner,
+            lot_creation=self.lot_creation,
+            erp_posting=self.erp_posting,
+            batch_record=self.batch_record,
+            deviations=self.deviations,
+            finished_goods_cost=self.finished_goods_cost,
+        )
 
     def require_secret(self) -> str:
         """The secret key; outside demo mode a missing or demo secret stops the start-up."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from shopfloor.bootstrap import Runtime
@@ -28,7 +28,7 @@ from shopfloor.integration.inbox import cursors
 from shopfloor.integration.inbox import service as inbox
 from shopfloor.integration.subscribers import Subscriber
 from shopfloor.kernel.clock import Clock, utc_now
-from shopfloor.kernel.context import Actor, CommandContext
+from shopfloor.kernel.context import Actor
 from shopfloor.platform.logging import logger
 
 log = logger("shopfloor.erp_sync")
@@ -87,7 +87,7 @@ class ErpSyncWorker:
             pulled: Pulled = self.edge.run(self.adapters[name].pull(cursor), timeout=timeout)
             now = self.clock()
             with self.runtime.unit_of_work() as uow:
-                ctx = CommandContext(self._actor(subscriber), now, self.runtime.settings.site)
+                ctx = replace(self.runtime.context(self._actor(subscriber)), now=now)
                 received = inbox.receive(uow.session, ctx, name, pulled.documents)
                 cursors.pulled(
                     uow.session, name, pulled.cursor, len(received), now=now,

@@ -53,7 +53,9 @@ def upsert_order(
     """ERP pushes an order (or a planner opens unplanned work with `origin: mes`). Idempotent
     on ERP order id + ERP version: the same version again changes nothing, an older one is
     refused (409), a newer one updates the plan — quantity, unit, BOM and routing only while
-    the order is still queued. Answers 201 when the order is new, 200 when it was known."""
+    the order is still queued. Answers 201 when the order is new, 200 when it was known.
+    A new order from an origin the plant does not accept (`SHOPFLOOR_ORDER_ORIGIN`: erp, mes
+    or both) is refused with 422, the problem naming the setting."""
     known = reads_floor.order_received(runtime, body.erp_order_id)
     return run(
         actor,
