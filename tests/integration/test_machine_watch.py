@@ -4,7 +4,7 @@ requests on its own, once each, in its own transactions. On SQLite and PostgreSQ
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -52,3 +52,26 @@ def test_worker_machines_once_through_the_cli(runtime, db_url):
     assert "2 stop(s) recorded, 0 maintenance request(s) raised" in first.output
     again = CliRunner().invoke(app, argv)
     assert "0 stop(s) recorded" in again.output
+
+
+def test_the_supervisors_unclassified_list_waits_as_long_as_the_plant_says(api):
+    runtime = api.runtime
+    with runtime.unit_of_work() as uow:
+        plant = machine_plant(uow.session)
+        store(uow.session, plant.machine_id, vorne_samples())
+        uow.commit()
+    MachineWatch(runtime, clock=lambda: at(14, 1)).run_once()
+
+    def waiting() -> list[str]:
+        answer = api.get("/api/v1/downtime/unclassified", role="supervisor")
+        assert answer.status_code == 200, answer.text
+        return [row["started_at"][11:16] for row in answer.json()]
+
+    assert waiting() == ["07:00", "11:00"]  # ended months ago: past the default 30 minutes
+    longer = int((datetime.now(UTC) - at(7)).total_seconds() // 60) + 24 * 60
+    runtime.settings = runtime.settings.model_copy(update={"unclassified_after_minutes": longer})
+    assert waiting() == []
+    explicit = api.get(
+        "/api/v1/downtime/unclassified", role="supervisor", params={"older_than_minutes": 0}
+    )
+    assert len(explicit.json()) == 2

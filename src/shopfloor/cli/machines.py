@@ -19,8 +19,12 @@ ingest_app = typer.Typer(help="Machine data ingest (MQTT Sparkplug B / JSON, OPC
                          no_args_is_help=True)  # fmt: skip
 worker_app.add_typer(ingest_app, name="ingest")
 
-HostOption = typer.Option("127.0.0.1", "--host", envvar="SHOPFLOOR_MQTT_HOST", help="MQTT broker")
-PortOption = typer.Option(1883, "--port", envvar="SHOPFLOOR_MQTT_PORT", help="MQTT port")
+HostOption = typer.Option(
+    "127.0.0.1", "--host", envvar="SHOPFLOOR_MQTT_HOST", help="MQTT broker (SHOPFLOOR_MQTT_HOST)"
+)
+PortOption = typer.Option(
+    1883, "--port", envvar="SHOPFLOOR_MQTT_PORT", help="MQTT port (SHOPFLOOR_MQTT_PORT)"
+)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -33,9 +37,14 @@ def _stop_on_signals() -> threading.Event:
 @worker_app.command("machines")
 def machine_watch(
     once: bool = typer.Option(False, "--once", help="One pass, then exit"),
-    every: float = typer.Option(60.0, "--every", min=1, help="Seconds between passes"),
-    window_hours: float = typer.Option(
-        12.0, "--window-hours", min=0.1, help="How far back stops are looked for"
+    every: float | None = typer.Option(
+        None, "--every", min=1, help="Seconds between passes [SHOPFLOOR_MACHINE_WATCH_SECONDS]"
+    ),
+    window_hours: float | None = typer.Option(
+        None,
+        "--window-hours",
+        min=0.1,
+        help="How far back stops are looked for [SHOPFLOOR_DOWNTIME_WINDOW_HOURS]",
     ),
     database_url: str | None = DbOption,
 ) -> None:
@@ -45,10 +54,11 @@ def machine_watch(
 
     from shopfloor.workers.machine_watch import MachineWatch
 
-    with runtime_for(settings_from(database_url)) as runtime, plant_errors():
-        watch = MachineWatch(
-            runtime, every=timedelta(seconds=every), window=timedelta(hours=window_hours)
-        )
+    settings = settings_from(database_url)
+    every = every or settings.machine_watch_seconds or 60.0
+    window = timedelta(hours=window_hours or settings.downtime_window_hours)
+    with runtime_for(settings) as runtime, plant_errors():
+        watch = MachineWatch(runtime, every=timedelta(seconds=every), window=window)
         if once:
             report = watch.run_once()
             console.print(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from datetime import timedelta
 
 import uvicorn
 
@@ -14,12 +15,14 @@ from shopfloor.integration.config import load_subscribers
 from shopfloor.platform.migrate import upgrade
 from shopfloor.platform.settings import Settings
 from shopfloor.workers.erp_sync import BackgroundErpSync, pulling
+from shopfloor.workers.machine_watch import BackgroundMachineWatch, MachineWatch
 from shopfloor.workers.relay import BackgroundRelay
 
 
 def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
     """Migrate, then serve (with the outbox relay as a thread when subscribers are
-    configured, and the ERP sync when one of them pulls ERP: the embedded default).
+    configured, the ERP sync when one of them pulls ERP, and the machine watch: the
+    embedded default).
     Several workers re-create the app from the environment."""
     settings.require_secret()
     runtime = build_runtime(settings)
@@ -28,6 +31,9 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) ->
     relay = BackgroundRelay(build_runtime(settings), subscribers) if subscribers else None
     pullers = pulling(subscribers)
     erp_sync = BackgroundErpSync(build_runtime(settings), pullers) if pullers else None
+    watch = _machine_watch(settings)
+    if watch is not None:
+        watch.start()
     if erp_sync is not None:
         console.print(f"pulling ERP for {', '.join(s.name for s in pullers)}")
         erp_sync.start()
@@ -40,12 +46,29 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) ->
     try:
         _serve(runtime, settings, host=host, port=port, workers=workers)
     finally:
+        if watch is not None:
+            watch.stop()
+            watch.watch.runtime.close()
         if erp_sync is not None:
             erp_sync.stop()
             erp_sync.worker.runtime.close()
         if relay is not None:
             relay.stop()
             relay.worker.runtime.close()
+
+
+def _machine_watch(settings: Settings) -> BackgroundMachineWatch | None:
+    """The machine watch as a thread, unless `SHOPFLOOR_MACHINE_WATCH_SECONDS` is 0 (a
+    deployment that runs `shopfloor worker machines` on its own)."""
+    if settings.machine_watch_seconds <= 0:
+        return None
+    return BackgroundMachineWatch(
+        MachineWatch(
+            build_runtime(settings),
+            every=timedelta(seconds=settings.machine_watch_seconds),
+            window=timedelta(hours=settings.downtime_window_hours),
+        )
+    )
 
 
 def _serve(runtime: Runtime, settings: Settings, *, host: str, port: int, workers: int) -> None:

@@ -57,6 +57,23 @@ class Settings(BaseSettings):
         description="How long a claimed delivery stays reserved for its relay (longer than a "
         "transport's timeout); after it, another relay may try again.",
     )
+    machine_watch_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often serve/demo record machine-detected stops and evaluate the "
+        "maintenance rules (0: not in this process; run `shopfloor worker machines`).",
+    )
+    downtime_window_hours: float = Field(
+        default=12.0, gt=0, description="How far back the machine watch looks for stops."
+    )
+    unclassified_after_minutes: int = Field(
+        default=30,
+        ge=0,
+        description="A stop without a reason this long after it ended is listed for the "
+        "supervisor.",
+    )
+    mqtt_host: str = Field(default="127.0.0.1", description="MQTT broker of machine ingest.")
+    mqtt_port: int = Field(default=1883, description="MQTT port of machine ingest.")
     # The seven boundary decisions between ERP and shopfloor (docs/boundary.md).
     order_origin: str = Field(
         default="both", description="Where work orders originate: erp, mes (unplanned) or both."

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from shopfloor.api.deps import Command, ReadSession, require
+from shopfloor.api.deps import Command, ReadSession, RuntimeDep, require
 from shopfloor.api.schemas_fields import IdPath, Moment, PlantCode
 from shopfloor.api.schemas_machines import (
     ClassifyIn,
@@ -108,11 +108,15 @@ def downtime_pareto(
 def unclassified_downtime(
     session: ReadSession,
     actor: Annotated[Actor, require("supervisor", "operator")],
-    older_than_minutes: Annotated[int, Query(ge=0, le=525_600)] = 30,
+    runtime: RuntimeDep,
+    older_than_minutes: Annotated[int | None, Query(ge=0, le=525_600)] = None,
     equipment: EquipmentFilter = None,
 ) -> list[Any]:
-    """Stops that ended more than `older_than_minutes` ago and still have no reason,
-    oldest first: the supervisor's list."""
+    """Stops that ended more than `older_than_minutes` ago (default: the plant's
+    `SHOPFLOOR_UNCLASSIFIED_AFTER_MINUTES`, 30) and still have no reason, oldest first: the
+    supervisor's list."""
+    if older_than_minutes is None:
+        older_than_minutes = runtime.settings.unclassified_after_minutes
     return queries.unclassified_downtime(
         session,
         older_than=timedelta(minutes=older_than_minutes),
