@@ -17,10 +17,11 @@ from shopfloor.execution.operations import (
     start_operation,
 )
 from shopfloor.execution.reporting import report_production
-from shopfloor.execution.timekeeping import record_downtime, record_labor
+from shopfloor.execution.timekeeping import append_downtime, record_downtime, record_labor
 
 __all__ = [
     "FACT_KINDS",
+    "append_downtime",
     "complete_operation",
     "complete_order",
     "consume_material",

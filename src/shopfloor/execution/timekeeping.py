@@ -7,7 +7,8 @@ Reversed periods no longer count.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -244,3 +245,43 @@ def _announce_stop(
         glue={"work_center": work_center_code},
         occurred_at=started_at,
     )
+
+
+def append_downtime(
+    session: Session,
+    ctx: CommandContext,
+    *,
+    work_center_id: int,
+    order_id: int | None,
+    operation_id: int | None,
+    reason_id: int | None,
+    planned: bool,
+    source: str,
+    period: tuple[datetime, datetime],
+    note: str | None,
+) -> Downtime:
+    """Append one downtime record as given (a machine-detected stop, or a piece of a
+    classified, split or merged one), flagged when ERP has not released its order. The
+    caller has checked it, audits and announces it: the one writer of `exe_downtime` for
+    the machines package."""
+    started_at, ended_at = period
+    discrepancy = order_scope(session, order_id, lock=False).discrepancy if order_id else None
+    row = Downtime(
+        work_center_id=work_center_id,
+        order_id=order_id,
+        operation_id=operation_id,
+        reason_id=reason_id,
+        planned=planned,
+        source=source,
+        started_at=started_at,
+        ended_at=ended_at,
+        minutes=qty(Decimal((ended_at - started_at) // timedelta(milliseconds=1)) / 60_000),
+        note=note,
+        reverses_id=None,
+        discrepancy=discrepancy,
+        user_id=ctx.actor.user_id,
+        recorded_at=ctx.now,
+    )
+    session.add(row)
+    session.flush()
+    return row

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -26,7 +25,6 @@ from shopfloor.execution.scope import order_scope
 from shopfloor.execution.tables import Downtime
 from shopfloor.kernel.context import CommandContext
 from shopfloor.kernel.errors import NotFound, RuleViolation
-from shopfloor.kernel.quantities import qty
 from shopfloor.machines.domain import (
     Context,
     DowntimeEvent,
@@ -168,27 +166,18 @@ def _append(
     period: tuple[datetime, datetime],
     note: str | None,
 ) -> Downtime:
-    started_at, ended_at = period
-    discrepancy = order_scope(session, order_id, lock=False).discrepancy if order_id else None
-    row = Downtime(
+    return execution.append_downtime(
+        session,
+        ctx,
         work_center_id=work_center_id,
         order_id=order_id,
         operation_id=operation_id,
         reason_id=reason.id if reason else None,
         planned=planned,
         source=source,
-        started_at=started_at,
-        ended_at=ended_at,
-        minutes=qty(Decimal((ended_at - started_at) // timedelta(milliseconds=1)) / 60_000),
+        period=period,
         note=note,
-        reverses_id=None,
-        discrepancy=discrepancy,
-        user_id=ctx.actor.user_id,
-        recorded_at=ctx.now,
     )
-    session.add(row)
-    session.flush()
-    return row
 
 
 def _facts(session: Session, row: Downtime) -> dict[str, Any]:
