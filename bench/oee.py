@@ -6,8 +6,10 @@ every 2-5 minutes each, the total counter every minute, the reject counter every
 product changes, a counter reset and a data gap per machine — COPYed into PostgreSQL.
 
 shopfloor's side is `machines.oee_queries.oee(group_by=["equipment", "shift"])` as the API
-and `shopfloor oee` call it: the signals read through `machine_history`, the states, shift
-calendar, counters and figures through the pure domain. The floor is DuckDB over the same
+and `shopfloor oee` call it: the raw rows of `mch_signal` read by one binary COPY
+(`machines.signal_arrays`), the states, shift calendar, counters and figures through the
+pure domain (`domain.tallies`, over arrays). Nothing derived is stored or reused between
+runs: the timed call starts from the raw rows. The floor is DuckDB over the same
 rows exported to CSV and loaded into DuckDB tables (neither timed), with the same
 threads as this machine has cores. Both must give the same figures; the run says how many
 groups differ.

@@ -151,3 +151,32 @@ def vorne_samples() -> list[Sample]:
         *counter_ramp(at(6), at(14), 0, 19_271),
         *counter_ramp(at(6), at(14), 0, 423, "reject"),
     ]
+
+
+def plant_day(seed: int, day: datetime = DAY) -> list[Sample]:
+    """A generated day and a half on WC-ASSY (seeded): a state every 1-9 minutes (some
+    stops shorter than the micro-stop threshold), counters every minute with a reset, a
+    silent half hour, the order context changing twice, and a death."""
+    import random
+
+    rng = random.Random(seed)
+    states = ["running"] * 5 + ["down:jam", "down:fault", "idle:starved", "setup"]
+    samples: list[Sample] = [*context(day, "PO-4711", "10", "WS-100")]
+    moment, total, reject = day, 0, 0
+    gap = (day + timedelta(hours=9), day + timedelta(hours=9, minutes=30))
+    while moment < day + timedelta(hours=36):
+        if not gap[0] <= moment < gap[1]:
+            if moment.minute % 7 == 0 or rng.random() < 0.2:
+                samples.append((moment, "state", rng.choice(states)))
+            samples.append((moment, "total", total))
+            if moment.minute % 5 == 0:
+                samples.append((moment, "reject", reject))
+        total += rng.randint(0, 60)
+        reject += rng.randint(0, 2)
+        if moment == day + timedelta(hours=20):
+            total = reject = 0
+        moment += timedelta(minutes=1, seconds=rng.choice([0, 0, 7]))
+    samples += context(day + timedelta(hours=13, seconds=30), "PO-4711", "20", "WS-100")
+    samples += context(day + timedelta(hours=27), "PO-4711", "10", "WS-100")
+    samples.append((day + timedelta(hours=30, minutes=3), "$death", "offline:NDEATH"))
+    return samples

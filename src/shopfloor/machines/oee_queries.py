@@ -28,31 +28,27 @@ from shopfloor.kernel.quantities import qty
 from shopfloor.machines.domain import (
     GROUPINGS,
     Context,
-    CountTotals,
     OeeFigures,
-    OeePrimitives,
     ProductionCount,
     as_percent,
     oee_figures,
-    primitives_by,
 )
-from shopfloor.machines.domain.oee import minutes
+from shopfloor.machines.domain.oee import add_counts, minutes, primitives_of
 from shopfloor.machines.downtime_queries import (
     PARETO_LEVELS,
     UnclassifiedDowntime,
     downtime_pareto,
     unclassified_downtime,
 )
+from shopfloor.machines.oee_tallies import TalliedEquipment, equipment_tallies
 from shopfloor.machines.tables import MchIngestStat
 from shopfloor.machines.timelines import (
     CycleKey,
-    EquipmentTimeline,
     calendar_of,
     calendar_windows,
     check_window,
     cycle_key,
     equipment_nodes,
-    equipment_timelines,
 )
 from shopfloor.masterdata.tables import Equipment
 
@@ -60,17 +56,18 @@ __all__ = [
     "PARETO_LEVELS",
     "OeeRow",
     "UnclassifiedDowntime",
+    "add_equipment",
     "as_plain",
     "check_grouping",
     "downtime_pareto",
-    "equipment_primitives",
     "oee",
     "running_shift",
     "unclassified_downtime",
 ]
 
 GroupKey = tuple[Hashable, ...]
-BATCH = 20  # equipment recomputed together: bounds the memory of a long window
+Tally = dict[str, int | Decimal]  # primitives by name, summed
+BATCH = 200  # equipment recomputed together: bounds the memory of a long window
 
 
 @dataclass(frozen=True)
@@ -119,14 +116,16 @@ def oee(
     keys = check_grouping(group_by)
     start, end = check_window(start, end)
     grouping = _grouping(keys)
-    totals: dict[GroupKey, OeePrimitives] = {}
+    tallies: dict[GroupKey, Tally] = defaultdict(lambda: defaultdict(int))
     codes = list(equipment_codes) if equipment_codes is not None else equipment_with_data(session)
     for first in range(0, len(codes), BATCH):
         batch = codes[first : first + BATCH]
-        for timeline in equipment_timelines(session, start=start, end=end, equipment_codes=batch):
-            for group, primitives in equipment_primitives(timeline, grouping).items():
-                totals[group] = totals.get(group, OeePrimitives()) + primitives
-    rows = [oee_row(_group_values(keys, group), oee_figures(p)) for group, p in totals.items()]
+        for tallied in equipment_tallies(session, start=start, end=end, equipment_codes=batch):
+            add_equipment(tallies, tallied, grouping, start)
+    rows = [
+        oee_row(_group_values(keys, group), oee_figures(primitives_of(tally)))
+        for group, tally in tallies.items()
+    ]
     return sorted(rows, key=lambda row: tuple(_sortable(v) for v in row.group.values()))
 
 
@@ -161,48 +160,32 @@ def _sortable(value: Any) -> tuple[bool, str]:
     return (value is None, "" if value is None else str(value))
 
 
-def equipment_primitives(
-    timeline: EquipmentTimeline, grouping: Callable[[Context], GroupKey]
-) -> dict[GroupKey, OeePrimitives]:
-    """One equipment's primitives per group: its times, and its counts each valued at the
-    ideal cycle time of the order operation (or product) it was counted for."""
-    result = primitives_by(timeline.intervals, (), {}, grouping)
+def add_equipment(
+    tallies: dict[GroupKey, Tally],
+    tallied: TalliedEquipment,
+    grouping: Callable[[Context], GroupKey],
+    start: datetime,
+) -> None:
+    """Add one equipment's primitives to the per-group tallies: its times, and its counts
+    each valued at the ideal cycle time of the order operation (or product) it was
+    counted for."""
+    for context, spent in tallied.tally.times.items():
+        tally = tallies[grouping(context)]
+        for name, milliseconds in spent.items():
+            tally[name] += milliseconds
     by_cycle: dict[CycleKey, list[ProductionCount]] = defaultdict(list)
-    for count in _summed_per_context(timeline.counts):
-        by_cycle[cycle_key(count.context)].append(count)
+    for context, totals in tallied.tally.counts.items():
+        by_cycle[cycle_key(context)].append(ProductionCount(context, start, totals))
     for key, counts in by_cycle.items():
-        seconds = timeline.ideal_cycle_s.get(key)
+        seconds = tallied.ideal_cycle_s.get(key)
         if seconds is None:
             order, operation, product = key
             raise RuleViolation(
-                f"{timeline.equipment} counted pieces for order {order or '-'} operation "
+                f"{tallied.equipment} counted pieces for order {order or '-'} operation "
                 f"{operation or '-'} product {product or '-'} without an ideal cycle time: "
                 "start the operation on the work center or give the product a routing there"
             )
-        for group, primitives in primitives_by((), counts, {key[2]: seconds}, grouping).items():
-            result[group] = result.get(group, OeePrimitives()) + primitives
-    return result
-
-
-def _summed_per_context(counts: Sequence[ProductionCount]) -> list[ProductionCount]:
-    """The counts summed per context (the interval each was attributed to): one count per
-    interval instead of one per sample, the same sums."""
-    sums: dict[int, list[Any]] = {}
-    for count in counts:
-        pieces = count.counts
-        if not (pieces.total or pieces.reject):
-            continue
-        entry = sums.get(id(count.context))
-        if entry is None:
-            sums[id(count.context)] = [count, pieces.total, pieces.reject, pieces.startup_reject]
-        else:
-            entry[1] += pieces.total
-            entry[2] += pieces.reject
-            entry[3] += pieces.startup_reject
-    return [
-        ProductionCount(first.context, first.at, CountTotals(total, reject, startup))
-        for first, total, reject, startup in sums.values()
-    ]
+        add_counts(tallies, counts, {key[2]: seconds}, grouping)
 
 
 def oee_row(group: Mapping[str, Any], figures: OeeFigures) -> OeeRow:

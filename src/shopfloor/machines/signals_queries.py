@@ -86,10 +86,10 @@ def machine_history(
     """Signals and counters of [start, end) per equipment, with what carries into the
     window. Without `equipment_codes`: every equipment that ever sent data, by code."""
     start, end = as_utc(start), as_utc(end)
-    tree = _equipment_tree(session)
-    ids = _equipment_ids(session, tree, equipment_codes)
+    tree = equipment_tree(session)
+    ids = equipment_ids(session, tree, equipment_codes)
     profiles = equipment_profiles(session, ids, tree)
-    rows = _window_rows(session, ids, start, end) + _carry_in_rows(session, ids, start)
+    rows = _window_rows(session, ids, start, end) + carry_in_rows(session, ids, start)
     by_equipment: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
         by_equipment[row.equipment_id].append(row)
@@ -108,7 +108,7 @@ def equipment_profiles(
     session: Session, ids: Sequence[int], tree: dict[int, tuple[str, str, int | None]] | None = None
 ) -> dict[int, EquipmentProfile]:
     """The state-rule thresholds per equipment id (stored, or the defaults)."""
-    tree = tree if tree is not None else _equipment_tree(session)
+    tree = tree if tree is not None else equipment_tree(session)
     stored = {
         p.equipment_id: p
         for p in session.scalars(
@@ -143,7 +143,7 @@ def counter_settings(session: Session, equipment_code: str) -> CounterSettings:
     return CounterSettings(modulus=modulus)
 
 
-def _equipment_tree(session: Session) -> dict[int, tuple[str, str, int | None]]:
+def equipment_tree(session: Session) -> dict[int, tuple[str, str, int | None]]:
     found = session.execute(
         select(Equipment.id, Equipment.code, Equipment.level, Equipment.parent_id)
     ).all()
@@ -163,7 +163,7 @@ def _line_of(tree: dict[int, tuple[str, str, int | None]], equipment_id: int) ->
     return None
 
 
-def _equipment_ids(
+def equipment_ids(
     session: Session,
     tree: dict[int, tuple[str, str, int | None]],
     codes: Sequence[str] | None,
@@ -200,7 +200,7 @@ def _window_rows(session: Session, ids: Sequence[int], start: datetime, end: dat
     return list(session.execute(statement).all())
 
 
-def _carry_in_rows(session: Session, ids: Sequence[int], start: datetime) -> list[Any]:
+def carry_in_rows(session: Session, ids: Sequence[int], start: datetime) -> list[Any]:
     """The last row before `start` of each (equipment, metric): one index probe each."""
     probes: list[Any] = [
         select(*_FIELDS)
@@ -243,7 +243,7 @@ def _translate(
             signals.append(skipped)
             last_alive, skipped = skipped.device_time, None
         if row.metric in ("state", DEATH_METRIC):
-            state = _parse_state(row.text_value)
+            state = parse_state(row.text_value)
             if state is None:
                 continue
             signals.append(StateSignal(code, moment, state[0], state[1], received))
@@ -276,7 +276,7 @@ def _translate(
     return tuple(signals), tuple(counters)
 
 
-def _parse_state(value: str | None) -> tuple[EquipmentState, str | None] | None:
+def parse_state(value: str | None) -> tuple[EquipmentState, str | None] | None:
     if not value:
         return None
     name, _, cause = value.partition(":")

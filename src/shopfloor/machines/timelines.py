@@ -113,10 +113,10 @@ def equipment_timelines(
     tree = equipment_nodes(session)
     wanted = {h.equipment for h in histories}
     ids = {code: row.id for code, row in tree.items() if code in wanted}
-    windows = _shift_windows(session, tree, ids, start, end)
-    planned, recorded = _recorded_downtime(session, ids, start, end)
-    spans = _execution_spans(session, ids, start, end)
-    moduli = _counter_settings(session, ids.values())
+    windows = shift_windows(session, tree, ids, start, end)
+    planned, recorded = recorded_downtime(session, ids, start, end)
+    spans = execution_spans(session, ids, start, end)
+    moduli = counter_settings_of(session, ids.values())
     timelines = []
     for history in histories:
         equipment_id = ids[history.equipment]
@@ -135,7 +135,7 @@ def equipment_timelines(
     return _with_ideal_cycles(session, timelines)
 
 
-def _counter_settings(session: Session, ids: Iterable[int]) -> dict[int, CounterSettings]:
+def counter_settings_of(session: Session, ids: Iterable[int]) -> dict[int, CounterSettings]:
     """The counter modulus per equipment, where one is configured."""
     rows = session.execute(
         select(MchEquipmentProfile.equipment_id, MchEquipmentProfile.counter_modulus).where(
@@ -173,7 +173,7 @@ def calendar_of(nodes: Mapping[int, EquipmentNode], equipment_id: int) -> int | 
     return None
 
 
-def _shift_windows(
+def shift_windows(
     session: Session,
     tree: Mapping[str, EquipmentNode],
     ids: Mapping[str, int],
@@ -236,7 +236,7 @@ def live_downtime(*where: ColumnElement[bool]) -> Select[Downtime]:
     )
 
 
-def _recorded_downtime(
+def recorded_downtime(
     session: Session, ids: Mapping[str, int], start: datetime, end: datetime
 ) -> tuple[dict[int, list[PlannedBreak]], dict[int, list[RecordedStop]]]:
     """Per equipment: planned stops (maintenance, planned downtime) and unplanned stops
@@ -269,7 +269,7 @@ def _recorded_downtime(
     return planned, recorded
 
 
-def _execution_spans(
+def execution_spans(
     session: Session, ids: Mapping[str, int], start: datetime, end: datetime
 ) -> dict[int, tuple[ContextSpan, ...]]:
     """Per work center: the operations executing on it, from their status events."""
@@ -304,18 +304,25 @@ def _execution_spans(
 def _with_ideal_cycles(
     session: Session, timelines: Sequence[EquipmentTimeline]
 ) -> list[EquipmentTimeline]:
-    """The ideal cycle time of every context counted in: the order's operation (a copy of
-    the routing it was released with) when order and operation are known, else the
-    product's newest routing operation on that work center."""
     wanted = {
         (t.equipment_id, key)
         for t in timelines
         for key in {cycle_key(i.context) for i in t.intervals}
     }
+    cycles = ideal_cycles(session, wanted)
+    return [replace(t, ideal_cycle_s=cycles[t.equipment_id]) for t in timelines]
+
+
+def ideal_cycles(
+    session: Session, wanted: set[tuple[int, CycleKey]]
+) -> dict[int, dict[CycleKey, Decimal | None]]:
+    """The ideal cycle time of every (equipment id, context counted in): the order's
+    operation (a copy of the routing it was released with) when order and operation are
+    known, else the product's newest routing operation on that work center."""
     orders = {order for _, (order, op, _) in wanted if order is not None and op is not None}
     products = {product for _, (_, _, product) in wanted if product is not None}
-    by_operation = _operation_cycles(session, orders)
-    by_routing = _routing_cycles(session, products, [t.equipment_id for t in timelines])
+    by_operation = operation_cycles(session, orders)
+    by_routing = routing_cycles(session, products, sorted({i for i, _ in wanted}))
     cycles: dict[int, dict[CycleKey, Decimal | None]] = defaultdict(dict)
     for equipment_id, key in wanted:
         order, operation, product = key
@@ -323,10 +330,10 @@ def _with_ideal_cycles(
             cycles[equipment_id][key] = by_operation.get((order, operation))
         else:
             cycles[equipment_id][key] = by_routing.get((equipment_id, product))
-    return [replace(t, ideal_cycle_s=cycles[t.equipment_id]) for t in timelines]
+    return cycles
 
 
-def _operation_cycles(session: Session, orders: set[str]) -> dict[tuple[str, str], Decimal]:
+def operation_cycles(session: Session, orders: set[str]) -> dict[tuple[str, str], Decimal]:
     if not orders:
         return {}
     rows = session.execute(
@@ -337,7 +344,7 @@ def _operation_cycles(session: Session, orders: set[str]) -> dict[tuple[str, str
     return {(order, str(no)): seconds for order, no, seconds in rows}
 
 
-def _routing_cycles(
+def routing_cycles(
     session: Session, products: set[str], equipment_ids: Sequence[int]
 ) -> dict[tuple[int, str | None], Decimal]:
     """Per (work center, product): the ideal cycle time of the product's newest routing

@@ -1,10 +1,12 @@
-"""Machine rules, pure (standard library and `shopfloor.kernel` only).
+"""Machine rules, pure (standard library and `shopfloor.kernel` only; numpy for the arrays).
 
 - `states`: equipment states and the state intervals derived from machine signals
   (ordering, duplicates, clock skew, offline gaps, micro-stops);
 - `shifts`: the shift calendar laid over the intervals (shift and break edges, planned stops);
 - `counters`: cumulative counters to counts (resets, rollovers), attributed to context;
 - `oee`: OEE primitives that add up, the figures, the six big losses and TEEP;
+- `tallies` (with `steps`): the same rules over arrays, summing only what OEE needs — how
+  months of samples are recomputed; tested equal to the interval path;
 - `downtime`: downtime events, their classification, splitting, merging and Pareto.
 """
 

@@ -35,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Context as DecimalContext
 from typing import TypeVar
 
 from shopfloor.kernel.errors import RuleViolation
@@ -44,6 +45,7 @@ from shopfloor.machines.domain.states import Context, EquipmentState, StateInter
 K = TypeVar("K", bound=Hashable)
 
 PRECISION = 28
+_EXACT = DecimalContext(prec=PRECISION)  # the arithmetic of every ratio and duration
 _MS_PER_MINUTE = Decimal(60_000)
 _MS_PER_SECOND = Decimal(1_000)
 
@@ -77,7 +79,7 @@ class OeePrimitives:
     ideal_startup_reject_ms: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
-        if any(getattr(self, f.name) < 0 for f in fields(self)):
+        if any(getattr(self, name) < 0 for name in _PRIMITIVE_NAMES):
             raise RuleViolation("OEE primitives cannot be negative")
         if not self.startup_reject_count <= self.reject_count <= self.total_count:
             raise RuleViolation(
@@ -119,6 +121,9 @@ class OeePrimitives:
     @property
     def fully_productive_ms(self) -> Decimal:
         return self.ideal_ms - self.ideal_reject_ms
+
+
+_PRIMITIVE_NAMES = tuple(f.name for f in fields(OeePrimitives))
 
 
 def total(primitives: Iterable[OeePrimitives]) -> OeePrimitives:
@@ -169,7 +174,19 @@ def primitives_by(
         tallies[key(interval.context)][_time_field(interval)] += interval.duration_ms
     with localcontext(prec=PRECISION):
         _add_counts(tallies, counts, ideal_cycle_s, key)
-    return {group: _primitives(tally) for group, tally in tallies.items()}
+    return {group: primitives_of(tally) for group, tally in tallies.items()}
+
+
+def add_counts(
+    tallies: dict[K, dict[str, int | Decimal]],
+    counts: Iterable[ProductionCount],
+    ideal_cycle_s: Mapping[str | None, Decimal],
+    key: Callable[[Context], K],
+) -> None:
+    """Add counts to per-group tallies (see `primitives_of`), each product's at its own
+    ideal cycle time (seconds per piece)."""
+    with localcontext(prec=PRECISION):
+        _add_counts(tallies, counts, ideal_cycle_s, key)
 
 
 def _add_counts(
@@ -192,7 +209,9 @@ def _add_counts(
         tally["ideal_startup_reject_ms"] += cycle * pieces.startup_reject
 
 
-def _primitives(tally: Mapping[str, int | Decimal]) -> OeePrimitives:
+def primitives_of(tally: Mapping[str, int | Decimal]) -> OeePrimitives:
+    """Primitives from a tally: the fields by name (missing ones are 0)."""
+
     def whole(name: str) -> int:
         return int(tally.get(name, 0))
 
@@ -221,13 +240,11 @@ def ratio(numerator: int | Decimal, denominator: int | Decimal) -> Decimal | Non
     """numerator / denominator as a Decimal (28 significant digits), None when undefined."""
     if denominator == 0:
         return None
-    with localcontext(prec=PRECISION):
-        return Decimal(numerator) / Decimal(denominator)
+    return _EXACT.divide(Decimal(numerator), Decimal(denominator))
 
 
 def minutes(milliseconds: int | Decimal) -> Decimal:
-    with localcontext(prec=PRECISION):
-        return Decimal(milliseconds) / _MS_PER_MINUTE
+    return _EXACT.divide(Decimal(milliseconds), _MS_PER_MINUTE)
 
 
 def as_percent(value: Decimal | None, places: int = 2) -> Decimal | None:
