@@ -38,7 +38,7 @@ def runtime_for(settings: Settings) -> Iterator[Runtime]:
 
 
 def fail(message: str, code: int = 1) -> None:
-    errors.print(f"[bold red]error:[/] {message}")
+    errors.print(f"[bold red]error:[/] {message}", soft_wrap=True)  # one line, for logs too
     raise typer.Exit(code)
 
 
