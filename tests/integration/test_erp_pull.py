@@ -29,7 +29,8 @@ from shopfloor.integration.inbox import cursors
 from shopfloor.integration.messages import Outgoing
 from shopfloor.integration.subscribers import Subscriber, parse_subscribers
 from shopfloor.orders.tables import ProductionOrder
-from shopfloor.workers.erp_sync import BackgroundErpSync, ErpSyncWorker
+from shopfloor.workers.background import Background
+from shopfloor.workers.erp_sync import ErpSyncWorker
 from tests.integration.test_erp_inbox import bom_doc, item_doc, order_doc, plant_in
 
 SECRET = "whsec_" + base64.b64encode(b"e" * 32).decode()
@@ -224,7 +225,7 @@ def test_facts_are_posted_as_signed_webhooks_and_postings_are_optional(feed):
 def test_the_server_s_background_sync_pulls_until_stopped(runtime, feed):
     plant_in(runtime)
     feed.documents = [order_doc()]
-    sync = BackgroundErpSync(runtime, [erp_subscriber(feed)])
+    sync = Background(ErpSyncWorker(runtime, [erp_subscriber(feed)]), "erp-sync")
     sync.start()
     try:
         deadline = time.monotonic() + 20

@@ -27,7 +27,8 @@ from shopfloor.bootstrap import build_runtime
 from shopfloor.integration.domain import WebhookVerificationError, verify_webhook
 from shopfloor.integration.subscribers import parse_subscribers
 from shopfloor.platform.settings import load_settings
-from shopfloor.workers.relay import BackgroundRelay, RelayWorker
+from shopfloor.workers.background import Background
+from shopfloor.workers.relay import RelayWorker
 from tests.integration.test_relay import emit, rows
 from tests.support.databases import DatabaseFactory
 
@@ -120,7 +121,7 @@ def test_signed_webhooks_reach_a_verifying_receiver_during_a_secret_rotation(run
             webhook(old_side.url, [NEW_SECRET, OLD_SECRET]),
             {**webhook(new_side.url, [NEW_SECRET, OLD_SECRET]), "name": "mom"},
         ]
-        relay = BackgroundRelay(runtime, parse_subscribers(config))
+        relay = Background(RelayWorker(runtime, parse_subscribers(config)), "outbox-relay")
         relay.worker.poll = 0.05
         relay.start()
         try:

@@ -14,9 +14,10 @@ from shopfloor.cli.common import console
 from shopfloor.integration.config import load_subscribers
 from shopfloor.platform.migrate import upgrade
 from shopfloor.platform.settings import Settings
-from shopfloor.workers.erp_sync import BackgroundErpSync, pulling
-from shopfloor.workers.machine_watch import BackgroundMachineWatch, MachineWatch
-from shopfloor.workers.relay import BackgroundRelay
+from shopfloor.workers.background import Background
+from shopfloor.workers.erp_sync import ErpSyncWorker, pulling
+from shopfloor.workers.machine_watch import MachineWatch
+from shopfloor.workers.relay import RelayWorker
 
 
 def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
@@ -28,9 +29,15 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) ->
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
     subscribers = load_subscribers(settings)
-    relay = BackgroundRelay(build_runtime(settings), subscribers) if subscribers else None
+    relay = (
+        Background(RelayWorker(build_runtime(settings), subscribers), "outbox-relay")
+        if subscribers
+        else None
+    )
     pullers = pulling(subscribers)
-    erp_sync = BackgroundErpSync(build_runtime(settings), pullers) if pullers else None
+    erp_sync = (
+        Background(ErpSyncWorker(build_runtime(settings), pullers), "erp-sync") if pullers else None
+    )
     watch = _machine_watch(settings)
     if watch is not None:
         watch.start()
@@ -48,7 +55,7 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) ->
     finally:
         if watch is not None:
             watch.stop()
-            watch.watch.runtime.close()
+            watch.worker.runtime.close()
         if erp_sync is not None:
             erp_sync.stop()
             erp_sync.worker.runtime.close()
@@ -57,18 +64,17 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) ->
             relay.worker.runtime.close()
 
 
-def _machine_watch(settings: Settings) -> BackgroundMachineWatch | None:
+def _machine_watch(settings: Settings) -> Background | None:
     """The machine watch as a thread, unless `SHOPFLOOR_MACHINE_WATCH_SECONDS` is 0 (a
     deployment that runs `shopfloor worker machines` on its own)."""
     if settings.machine_watch_seconds <= 0:
         return None
-    return BackgroundMachineWatch(
-        MachineWatch(
-            build_runtime(settings),
-            every=timedelta(seconds=settings.machine_watch_seconds),
-            window=timedelta(hours=settings.downtime_window_hours),
-        )
+    watch = MachineWatch(
+        build_runtime(settings),
+        every=timedelta(seconds=settings.machine_watch_seconds),
+        window=timedelta(hours=settings.downtime_window_hours),
     )
+    return Background(watch, "machine-watch")
 
 
 def _serve(runtime: Runtime, settings: Settings, *, host: str, port: int, workers: int) -> None:

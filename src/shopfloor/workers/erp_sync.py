@@ -157,22 +157,3 @@ class ErpSyncWorker:
             self.edge.run(close_all(), timeout=15)
         finally:
             self.edge.close()
-
-
-class BackgroundErpSync:
-    """The ERP sync as a thread of the server process (the embedded default)."""
-
-    def __init__(self, runtime: Runtime, subscribers: Sequence[Subscriber]) -> None:
-        self.worker = ErpSyncWorker(runtime, subscribers)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self.worker.run, args=(self._stop,), name="erp-sync", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-        self.worker.close()

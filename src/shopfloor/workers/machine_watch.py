@@ -61,6 +61,9 @@ class MachineWatch:
                      requests=report.maintenance_requested)  # fmt: skip
         return report
 
+    def close(self) -> None:
+        """Nothing to release: each pass opens and closes its own transaction."""
+
     def run(self, stop: threading.Event) -> None:
         """Pass after pass until `stop` is set; a failed pass is logged and retried."""
         while not stop.is_set():
@@ -69,21 +72,3 @@ class MachineWatch:
             except Exception:  # a bad pass must not end the watch
                 log.exception("machine_watch.failed")
             stop.wait(self.every.total_seconds())
-
-
-class BackgroundMachineWatch:
-    """The watch as a daemon thread of the server (the embedded default)."""
-
-    def __init__(self, watch: MachineWatch) -> None:
-        self.watch = watch
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=watch.run, args=(self._stop,), name="machine-watch", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)

@@ -182,22 +182,3 @@ class RelayWorker:
             self.edge.run(close_all(), timeout=15)
         finally:
             self.edge.close()
-
-
-class BackgroundRelay:
-    """The relay as a thread of the server process (the embedded default)."""
-
-    def __init__(self, runtime: Runtime, subscribers: Sequence[Subscriber]) -> None:
-        self.worker = RelayWorker(runtime, subscribers)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self.worker.run, args=(self._stop,), name="outbox-relay", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-        self.worker.close()
