@@ -56,23 +56,6 @@ class UnclassifiedOut(ApiModel):
     waiting_minutes: Amount
 
 
-class DowntimeRecordOut(ApiModel):
-    """A downtime record (manual or machine-detected) as it now stands."""
-
-    id: int
-    work_center_id: int
-    order_id: int | None
-    operation_id: int | None
-    reason_id: int | None
-    planned: bool
-    source: str
-    started_at: datetime
-    ended_at: datetime
-    minutes: Amount
-    note: str | None
-    recorded_at: datetime
-
-
 class DetectIn(StrictInput):
     start: Moment
     end: Moment

@@ -16,11 +16,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from shopfloor.api.deps import Command, ReadSession, RuntimeDep, require
+from shopfloor.api.schemas_execution import DowntimeOut
 from shopfloor.api.schemas_fields import IdPath, Moment, PlantCode
 from shopfloor.api.schemas_machines import (
     ClassifyIn,
     DetectIn,
-    DowntimeRecordOut,
     MergeIn,
     OeeRowOut,
     ParetoBarOut,
@@ -127,7 +127,7 @@ def unclassified_downtime(
 
 @router.post(
     "/downtimes/detect",
-    response_model=list[DowntimeRecordOut],
+    response_model=list[DowntimeOut],
     summary="Record the machines' stops of a period",
 )
 def detect_downtime(body: DetectIn, run: Command, actor: Detector) -> JSONResponse:
@@ -138,13 +138,13 @@ def detect_downtime(body: DetectIn, run: Command, actor: Detector) -> JSONRespon
         lambda s, ctx: service.detect_downtime(
             s, ctx, start=body.start, end=body.end, equipment_codes=body.equipment
         ),
-        lambda rows: [DowntimeRecordOut.model_validate(r) for r in rows],
+        lambda rows: [DowntimeOut.model_validate(r) for r in rows],
     )
 
 
 @router.post(
     "/downtimes/{downtime_id}/classify",
-    response_model=DowntimeRecordOut,
+    response_model=DowntimeOut,
     status_code=201,
     summary="Give a stop its reason",
 )
@@ -156,14 +156,13 @@ def classify_downtime(
     return run(
         actor,
         lambda s, ctx: service.classify_downtime(s, ctx, downtime_id, body.reason_code),
-        DowntimeRecordOut,
         status_code=201,
     )
 
 
 @router.post(
     "/downtimes/{downtime_id}/split",
-    response_model=list[DowntimeRecordOut],
+    response_model=list[DowntimeOut],
     status_code=201,
     summary="Split a stop in two",
 )
@@ -180,14 +179,14 @@ def split_downtime(downtime_id: IdPath, body: SplitIn, run: Command, actor: Floo
             first_reason=body.first_reason_code,
             second_reason=body.second_reason_code,
         ),
-        lambda rows: [DowntimeRecordOut.model_validate(r) for r in rows],
+        lambda rows: [DowntimeOut.model_validate(r) for r in rows],
         status_code=201,
     )
 
 
 @router.post(
     "/downtimes/merge",
-    response_model=DowntimeRecordOut,
+    response_model=DowntimeOut,
     status_code=201,
     summary="Merge touching stops",
 )
@@ -197,6 +196,5 @@ def merge_downtime(body: MergeIn, run: Command, actor: Floor) -> JSONResponse:
     return run(
         actor,
         lambda s, ctx: service.merge_downtime(s, ctx, body.ids, reason_code=body.reason_code),
-        DowntimeRecordOut,
         status_code=201,
     )
