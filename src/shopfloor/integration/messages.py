@@ -1,16 +1,17 @@
 """What travels: one message to one subscriber, and what became of sending it.
 
-Plain data handed between the sync core (claim, settle) and the async transports.
+Plain data handed between the sync core (claim, settle) and the async transports: named
+tuples, because the relay makes one of each per event and message, and a tuple costs a
+third of a frozen dataclass to make.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Outgoing:
+class Outgoing(NamedTuple):
     """A message claimed for one subscriber: one event, or an aggregate of several.
 
     `lead` is the delivery row that carries the attempts (the event's own row, or the
@@ -30,8 +31,7 @@ class Outgoing:
     fresh: bool = False  # a first attempt claimed through `int_claim`, no row yet
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """The receiver's answer: acknowledged, failed (try again later), or `give_up` (a
     failure that no retry can fix, dead-lettered at once with its reason)."""
 

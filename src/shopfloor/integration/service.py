@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, delete, select, update
@@ -47,6 +48,7 @@ from shopfloor.integration.statements import (
     insert_held,
     is_postgres,
     message_columns,
+    row_bodies,
     row_body,
 )
 from shopfloor.integration.subscribers import Subscriber
@@ -54,6 +56,7 @@ from shopfloor.integration.tables import IntClaim
 from shopfloor.platform.db import to_json
 from shopfloor.platform.outbox import SCHEMA_VERSION
 
+_POSITION = attrgetter("position")
 LEASE_LOST = "its relay stopped before recording the outcome; sent again"
 
 
@@ -96,32 +99,30 @@ def fan_out(
     if not subscribers:
         return []
     grouping = any(s.aggregation != "event" for s in subscribers)
-    returned = dispatch_new(session, limit, grouping)
-    if not returned:
+    rows = sorted(dispatch_new(session, limit, grouping), key=_POSITION)
+    if not rows:
         return []
-    rows = sorted(returned, key=lambda row: row.position)
-    written = "body" in rows[0]._fields
-    bodies: dict[int, bytes] = {}
+    bodies = row_bodies(rows)
+    names = rows[0]._fields  # fields by position: a Row's attributes cost more than the rest
+    fields = itemgetter(*(names.index(f) for f in ("position", "event_id", "type", "site")))
+    plain = [fields(row) for row in rows]
     outgoing: list[Outgoing] = []
     claimed: dict[str, list[int]] = {}
     for subscriber in subscribers:
-        keys: list[str | None] = (
-            [domain.group_key(subscriber, row.glue, row.occurred_at) for row in rows]
-            if subscriber.aggregation != "event"
-            else [None] * len(rows)
-        )
-        insert_held(session, subscriber.name,
-                    [(row, key) for row, key in zip(rows, keys, strict=True) if key])  # fmt: skip
-        alone = [row for row, key in zip(rows, keys, strict=True) if key is None]
-        if alone:
-            claimed[subscriber.name] = [row.position for row in alone]
-        for row in alone:
-            if row.position not in bodies:
-                bodies[row.position] = row_body(row, written)
-            outgoing.append(
-                Outgoing(subscriber.name, row.event_id, row.type, row.site,
-                         bodies[row.position], row.position, 1, None, fresh=True)
-            )  # fmt: skip
+        name = subscriber.name
+        picked: Sequence[int] = range(len(rows))
+        if subscriber.aggregation != "event":
+            keys = [domain.group_key(subscriber, row.glue, row.occurred_at) for row in rows]
+            held = [(row, key) for row, key in zip(rows, keys, strict=True) if key]
+            insert_held(session, name, held)
+            picked = [n for n, key in enumerate(keys) if key is None]
+        if not picked:
+            continue
+        claimed[name] = [plain[n][0] for n in picked]
+        for n in picked:
+            position, event_id, event_type, site = plain[n]
+            outgoing.append(Outgoing(name, event_id, event_type, site, bodies[n], position, 1,
+                                     None, False, True))  # fmt: skip
     if claimed:
         session.add(IntClaim(token=token, claimed_at=now, lease_until=now + lease,
                              positions=claimed))  # fmt: skip
@@ -286,13 +287,19 @@ def settle(
     """Record the receivers' answers for the messages this pass claimed. A first attempt
     that was not sent (its lease was nearly over) waits as `pending`, due now."""
     by_name = {s.name: s for s in subscribers}
-    answered = {(o.message.subscriber, o.message.message_id) for o in outcomes}
-    unsent = [m for m in messages if m.fresh and (m.subscriber, m.message_id) not in answered]
-    fresh = [o for o in outcomes if o.message.fresh]
+    fresh: list[Outcome] = []
+    retried: list[Outcome] = []
+    for outcome in outcomes:
+        (fresh if outcome.message.fresh else retried).append(outcome)
+    unsent: list[Outgoing] = []
+    if len(outcomes) < len(messages):  # one outcome per message sent
+        answered = {(o.message.subscriber, o.message.message_id) for o in outcomes}
+        unsent = [m for m in messages if m.fresh and (m.subscriber, m.message_id) not in answered]
     if (fresh or unsent) and _release_claim(session, token):
         _settle_first_attempts(session, by_name, fresh, unsent, now=now, claimed_at=claimed_at)
-    _settle_retries(session, by_name, [o for o in outcomes if not o.message.fresh], now, token)
-    _follow_leads(session, [o.message for o in outcomes if o.message.aggregated], now)
+    if retried:
+        _settle_retries(session, by_name, retried, now, token)
+        _follow_leads(session, [o.message for o in retried if o.message.aggregated], now)
 
 
 def _release_claim(session: Session, token: str) -> bool:

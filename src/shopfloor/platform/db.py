@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Dialect, MetaData, Numeric, String, create_engine, event, func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -102,6 +103,14 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+    )
+
+
+def make_async_engine(url: str, pool_size: int) -> AsyncEngine:
+    """An asyncio engine on PostgreSQL (psycopg 3's async driver), configured as
+    `make_engine`'s: for work that runs on an event loop beside its network I/O."""
+    return create_async_engine(
+        url, json_serializer=to_json, pool_size=pool_size, max_overflow=0, pool_pre_ping=True
     )
 
 

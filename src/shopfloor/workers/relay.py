@@ -13,10 +13,13 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from shopfloor.bootstrap import Runtime
 from shopfloor.integration import dispatch, service
@@ -27,10 +30,9 @@ from shopfloor.integration.transports import Transport, transport_for
 from shopfloor.kernel.clock import Clock, utc_now
 from shopfloor.kernel.ids import new_event_id
 from shopfloor.platform.logging import logger
+from shopfloor.workers.relay_pipeline import DEPTH, Batch, run_pipeline
 
 log = logger("shopfloor.relay")
-DEPTH = 2  # batches claimed but not yet settled, per claiming thread
-CLAIMERS = 2  # claiming threads on PostgreSQL (SKIP LOCKED keeps them apart)
 
 
 @dataclass
@@ -51,14 +53,6 @@ class PassReport:
                 self.failed += 1
                 if outcome.error and len(self.errors) < 5:
                     self.errors.append(f"{outcome.message.subscriber}: {outcome.error}")
-
-
-@dataclass
-class _Batch:
-    token: str
-    claimed_at: datetime
-    messages: list[Outgoing]
-    outcomes: Future[list[Outcome]]
 
 
 class RelayWorker:
@@ -83,31 +77,45 @@ class RelayWorker:
         self.transports = transports or {s.name: transport_for(s) for s in self.subscribers}
         self.totals = PassReport()
 
-    def _claim(self) -> _Batch | None:
-        token = new_event_id()
-        now = self.clock()
+    def _claim(self) -> Batch | None:
+        token, now = new_event_id(), self.clock()
         with self.runtime.unit_of_work() as uow:
-            messages = service.claim(
-                uow.session, self.subscribers, now=now, limit=self.batch, token=token,
-                lease=self.lease,
-            )  # fmt: skip
+            messages = self.claim_in(uow.session, token, now)
             uow.commit()
         if not messages:
             return None
-        # Nothing of the batch is started later than 80 % into its lease: after the lease
-        # another relay may take the rows over, and both would send them.
-        send_before = time.monotonic() + 0.8 * self.lease.total_seconds()
-        future = self.edge.submit(dispatch.deliver(self.transports, messages, now, send_before))
-        return _Batch(token, now, messages, future)
+        future = self.edge.submit(self.deliver(messages, now))
+        return Batch(token, now, messages, future)
 
-    def _settle(self, batch: _Batch) -> PassReport:
+    def claim_in(self, session: Session, token: str, now: datetime) -> list[Outgoing]:
+        """This pass's claim, in the caller's transaction."""
+        return service.claim(session, self.subscribers, now=now, limit=self.batch, token=token,
+                             lease=self.lease)  # fmt: skip
+
+    def deliver(
+        self, messages: list[Outgoing], now: datetime
+    ) -> Coroutine[Any, Any, list[Outcome]]:
+        """Sending a claimed batch, on the edge loop. Nothing of it is started later than
+        80 % into its lease: after the lease another relay may take the rows over, and
+        both would send them."""
+        send_before = time.monotonic() + 0.8 * self.lease.total_seconds()
+        return dispatch.deliver(self.transports, messages, now, send_before)
+
+    def settle_in(self, session: Session, batch: Batch, outcomes: Sequence[Outcome]) -> None:
+        """Record a batch's outcomes, in the caller's transaction."""
+        service.settle(session, self.subscribers, batch.messages, outcomes, now=self.clock(),
+                       token=batch.token, claimed_at=batch.claimed_at)  # fmt: skip
+
+    def _settle(self, batch: Batch) -> PassReport:
+        assert isinstance(batch.outcomes, Future)
         outcomes = batch.outcomes.result()
         with self.runtime.unit_of_work() as uow:
-            service.settle(
-                uow.session, self.subscribers, batch.messages, outcomes, now=self.clock(),
-                token=batch.token, claimed_at=batch.claimed_at,
-            )  # fmt: skip
+            self.settle_in(uow.session, batch, outcomes)
             uow.commit()
+        return self.count(outcomes)
+
+    def count(self, outcomes: Sequence[Outcome]) -> PassReport:
+        """Add a settled batch to the totals; its report."""
         report = PassReport()
         report.add(outcomes)
         self._count(report)
@@ -129,31 +137,26 @@ class RelayWorker:
     def run(self, stop: threading.Event) -> None:
         """Pass after pass until `stop` is set; batches in flight are settled first.
 
-        Claiming, sending and settling overlap: claiming threads (two on PostgreSQL, where
-        SKIP LOCKED keeps them apart; one on SQLite) fill a queue of at most `DEPTH` batches
-        each, the edge loop sends them, and a settling thread with its own connection
-        records the outcomes — so the database, the receivers and both cores work at once.
-        Errors are logged and retried after a pause: the rows are safe in the database
-        whatever happens here (a batch whose settling failed is sent again after its lease).
+        Claiming, sending and settling overlap, so the database, the receivers and both
+        cores work at once: up to `DEPTH` batches per claimer are in flight. On PostgreSQL
+        all three are tasks of the edge loop (`relay_pipeline`: two claimers, SKIP LOCKED
+        keeps them apart). On SQLite one claiming thread and one settling thread hand
+        batches to the loop. Errors are logged and retried after a pause: the rows are safe
+        in the database whatever happens here (a batch whose settling failed is sent again
+        after its lease).
         """
-        claimers = 1 if self.runtime.settings.is_sqlite else CLAIMERS
-        inflight: queue.Queue[_Batch | None] = queue.Queue(maxsize=DEPTH * claimers)
+        if not self.runtime.settings.is_sqlite:
+            self.edge.run(run_pipeline(self, stop))
+            return
+        inflight: queue.Queue[Batch | None] = queue.Queue(maxsize=DEPTH)
         settler = threading.Thread(target=self._settle_all, args=(inflight,), daemon=True,
                                    name="relay-settle")  # fmt: skip
         settler.start()
-        threads = [
-            threading.Thread(target=self._claim_all, args=(stop, inflight), daemon=True,
-                             name=f"relay-claim-{n}")
-            for n in range(claimers)
-        ]  # fmt: skip
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        self._claim_all(stop, inflight)
         inflight.put(None)
         settler.join()
 
-    def _claim_all(self, stop: threading.Event, inflight: queue.Queue[_Batch | None]) -> None:
+    def _claim_all(self, stop: threading.Event, inflight: queue.Queue[Batch | None]) -> None:
         while not stop.is_set():
             try:
                 batch = self._claim()
@@ -166,7 +169,7 @@ class RelayWorker:
             else:
                 inflight.put(batch)
 
-    def _settle_all(self, inflight: queue.Queue[_Batch | None]) -> None:
+    def _settle_all(self, inflight: queue.Queue[Batch | None]) -> None:
         while (batch := inflight.get()) is not None:
             try:
                 self._settle(batch)
