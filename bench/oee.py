@@ -5,14 +5,21 @@ The data (see `bench.lib.oee_data`): 200 machines x 30 days by default, a state 
 every 2-5 minutes each, the total counter every minute, the reject counter every five,
 product changes, a counter reset and a data gap per machine — COPYed into PostgreSQL.
 
+Storage, untimed, as a plant has it: after the COPY the closed days are sealed
+(`shopfloor signals seal`, what the machine watch does each pass): every equipment-day's
+states, counters, heartbeats and deaths as one lossless compressed block per metric
+(`machines.signal_blocks*`); the run prints how long sealing took and the size of the
+blocks against the raw rows. `mch_signal` keeps every raw row.
+
 shopfloor's side is `machines.oee_queries.oee(group_by=["equipment", "shift"])` as the API
-and `shopfloor oee` call it: the raw rows of `mch_signal` read by one binary COPY
-(`machines.signal_arrays`), the states, shift calendar, counters and figures through the
-pure domain (`domain.tallies`, over arrays). Nothing derived is stored or reused between
-runs: the timed call starts from the raw rows. The floor is DuckDB over the same
-rows exported to CSV and loaded into DuckDB tables (neither timed), with the same
-threads as this machine has cores. Both must give the same figures; the run says how many
-groups differ.
+and `shopfloor oee` call it: the sealed days' blocks (and raw rows for whatever no block
+covers) read into arrays (`machines.signal_arrays`), the states, shift calendar, counters
+and figures through the pure domain (`domain.tallies`, over arrays). Nothing derived from
+the samples is stored or reused between runs: a block is the raw rows themselves, columnar
+and compressed, and the timed call recomputes everything from them. The floor is DuckDB
+over the same rows exported to CSV and loaded into DuckDB tables (neither timed), with the
+same threads as this machine has cores. Both must give the same figures; the run says how
+many groups differ.
 
 Last line: `oee: ratio=<shopfloor seconds ÷ duckdb seconds> seconds=<shopfloor seconds>`.
 """
@@ -24,6 +31,7 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -86,6 +94,39 @@ def prepare(url: str, layout: Layout) -> dict[str, int]:
     return machines
 
 
+def seal(url: str, dsn: str) -> str:
+    """Seal every closed day (untimed: storage); a line on what it took and made."""
+    import psycopg
+
+    from shopfloor.bootstrap import build_runtime
+    from shopfloor.kernel.clock import utc_now
+    from shopfloor.platform.settings import load_settings
+    from shopfloor.workers.machine_watch import seal_all
+
+    settings = load_settings(database_url=url, demo=False)
+    runtime = build_runtime(settings)
+    try:
+        began = time.perf_counter()
+        seal_after = timedelta(hours=settings.signal_seal_after_hours)
+        report = seal_all(runtime, now=utc_now(), seal_after=seal_after)
+        took = time.perf_counter() - began
+    finally:
+        runtime.close()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ANALYZE mch_signal_block")
+        sizes = conn.execute(
+            "SELECT pg_total_relation_size('mch_signal_block'), "
+            "pg_total_relation_size('mch_signal')"
+        ).fetchone()
+    assert sizes is not None
+    blocks, raw = sizes
+    return (
+        f"  sealed {report.days:,} equipment-days ({report.samples:,} samples) into "
+        f"{report.blocks:,} blocks in {took:.1f} s: {blocks / 2**20:.0f} MB of blocks "
+        f"beside {raw / 2**20:,.0f} MB of raw rows (table and index)"
+    )
+
+
 def differences(ours: list[Any], floor: list[tuple[Any, ...]], ids: dict[str, int]) -> int:
     """Groups whose planned production, run time, counts or ideal time differ."""
     code_of = {i: code for code, i in ids.items()}
@@ -126,6 +167,8 @@ def main(argv: Sequence[str]) -> int:
         with console.status("COPY of the signals into PostgreSQL"):
             rows = copy_signals(dsn, ids, layout)
         console.print(f"  {rows:,} signal rows stored")
+        with console.status("sealing the closed days (storage, untimed)"):
+            console.print(seal(url, dsn))
         with tempfile.TemporaryDirectory() as folder, console.status("export for DuckDB"):
             export(dsn, Path(folder), layout)
             con = load(Path(folder), cores)

@@ -9,7 +9,8 @@ import struct
 
 import numpy as np
 
-from shopfloor.machines.signal_arrays import _PG_EPOCH_US, _parse_stream
+from shopfloor.machines.signal_blocks import PG_EPOCH_US as _PG_EPOCH_US
+from shopfloor.machines.signal_blocks_read import _parse_stream
 
 
 def array(oid: int, code: str, values: list) -> bytes:

@@ -48,8 +48,9 @@ def machine_watch(
     ),
     database_url: str | None = DbOption,
 ) -> None:
-    """Record machine-detected stops and raise due maintenance requests, pass after pass
-    until SIGTERM (idempotent: a stop is recorded once however often it is seen)."""
+    """Record machine-detected stops, raise due maintenance requests and seal closed days of
+    signals, pass after pass until SIGTERM (idempotent: a stop is recorded once however
+    often it is seen)."""
     from datetime import timedelta
 
     from shopfloor.workers.machine_watch import MachineWatch
@@ -63,7 +64,8 @@ def machine_watch(
             report = watch.run_once()
             console.print(
                 f"{report.stops_recorded} stop(s) recorded, "
-                f"{report.maintenance_requested} maintenance request(s) raised"
+                f"{report.maintenance_requested} maintenance request(s) raised, "
+                f"{report.days_sealed} equipment-day(s) of signals sealed"
             )
             return
         console.print(f"watching the machines every {every:g} s (SIGTERM to stop)")

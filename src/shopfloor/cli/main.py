@@ -17,6 +17,7 @@ from shopfloor.cli.oee import downtime_app, oee
 from shopfloor.cli.orders import order_app
 from shopfloor.cli.outbox import outbox_app, worker_app
 from shopfloor.cli.reconcile import reconcile
+from shopfloor.cli.signals import signals_app
 from shopfloor.identity import service as identity
 from shopfloor.identity.domain import ROLES
 from shopfloor.kernel.context import SYSTEM
@@ -44,6 +45,7 @@ app.command("import")(import_file)
 app.command("demo")(demo)
 app.command("oee")(oee)
 app.add_typer(downtime_app, name="downtime")
+app.add_typer(signals_app, name="signals")
 app.command("simulate")(simulate)
 app.command("reconcile")(reconcile)
 app.command("boundary")(boundary)

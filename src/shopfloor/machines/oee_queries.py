@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -33,7 +34,7 @@ from shopfloor.machines.domain import (
     as_percent,
     oee_figures,
 )
-from shopfloor.machines.domain.oee import add_counts, minutes, primitives_of
+from shopfloor.machines.domain.oee import SixBigLosses, add_counts, minutes, primitives_of
 from shopfloor.machines.downtime_queries import (
     PARETO_LEVELS,
     UnclassifiedDowntime,
@@ -112,21 +113,53 @@ def oee(
     equipment_codes: Sequence[str] | None = None,
 ) -> list[OeeRow]:
     """OEE, six big losses and TEEP of [start, end) per group (equipment, line, shift,
-    product, order, day — any combination), recomputed from the stored events."""
+    product, order, day — any combination), recomputed from the stored events. Grouped
+    by equipment (and more), a group is complete once its equipment is tallied: its
+    figures are worked out then, and its tally let go."""
     keys = check_grouping(group_by)
     start, end = check_window(start, end)
     grouping = _grouping(keys)
     tallies: dict[GroupKey, Tally] = defaultdict(lambda: defaultdict(int))
+    rows: list[OeeRow] = []
+    in_minutes = _minutes_memo()
     codes = list(equipment_codes) if equipment_codes is not None else equipment_with_data(session)
     for first in range(0, len(codes), BATCH):
         batch = codes[first : first + BATCH]
-        for tallied in equipment_tallies(session, start=start, end=end, equipment_codes=batch):
-            add_equipment(tallies, tallied, grouping, start)
-    rows = [
-        oee_row(_group_values(keys, group), oee_figures(primitives_of(tally)))
-        for group, tally in tallies.items()
-    ]
+        done = equipment_tallies(session, start=start, end=end, equipment_codes=batch)
+        with closing(done):  # stops the reading thread at once if a rule refuses
+            for tallied in done:
+                complete = add_equipment(tallies, tallied, grouping, start)
+                if "equipment" in keys:
+                    rows += [_row(keys, g, tallies.pop(g), in_minutes) for g in complete]
+    rows += [_row(keys, group, tally, in_minutes) for group, tally in tallies.items()]
     return sorted(rows, key=lambda row: tuple(_sortable(v) for v in row.group.values()))
+
+
+def _row(
+    keys: Sequence[str],
+    group: GroupKey,
+    tally: Tally,
+    in_minutes: Callable[[int | Decimal], Decimal],
+) -> OeeRow:
+    figures = oee_figures(primitives_of(tally))
+    return oee_row(_group_values(keys, group), figures, in_minutes)
+
+
+def _minutes_memo() -> Callable[[int | Decimal], Decimal]:
+    """`minutes`, remembering its answers for whole milliseconds: groups share many
+    durations (a shift's length, its break, nothing offline). Decimals are worked out each
+    time: equal ones may differ in their exponent, and so in their quotient's."""
+    known: dict[int, Decimal] = {}
+
+    def in_minutes(milliseconds: int | Decimal) -> Decimal:
+        if type(milliseconds) is not int:
+            return minutes(milliseconds)
+        found = known.get(milliseconds)
+        if found is None:
+            found = known[milliseconds] = minutes(milliseconds)
+        return found
+
+    return in_minutes
 
 
 def equipment_with_data(session: Session) -> list[str]:
@@ -141,8 +174,16 @@ def equipment_with_data(session: Session) -> list[str]:
 
 
 def _grouping(keys: Sequence[str]) -> Callable[[Context], GroupKey]:
+    """The group key of a context (called for every context of every equipment: one or
+    two keys, the usual case, without a loop)."""
     getters = [GROUPINGS[k] for k in keys]
-    return lambda context: tuple(get(context) for get in getters)
+    if len(getters) == 1:
+        (first,) = getters
+        return lambda context: (first(context),)
+    if len(getters) == 2:
+        first, second = getters
+        return lambda context: (first(context), second(context))
+    return lambda context: tuple([get(context) for get in getters])
 
 
 def _group_values(keys: Sequence[str], group: GroupKey) -> dict[str, Any]:
@@ -165,16 +206,20 @@ def add_equipment(
     tallied: TalliedEquipment,
     grouping: Callable[[Context], GroupKey],
     start: datetime,
-) -> None:
+) -> set[GroupKey]:
     """Add one equipment's primitives to the per-group tallies: its times, and its counts
     each valued at the ideal cycle time of the order operation (or product) it was
-    counted for."""
+    counted for. Returns the groups it added to."""
+    added: set[GroupKey] = set()
     for context, spent in tallied.tally.times.items():
-        tally = tallies[grouping(context)]
+        group = grouping(context)
+        added.add(group)
+        tally = tallies[group]
         for name, milliseconds in spent.items():
             tally[name] += milliseconds
     by_cycle: dict[CycleKey, list[ProductionCount]] = defaultdict(list)
     for context, totals in tallied.tally.counts.items():
+        added.add(grouping(context))
         by_cycle[cycle_key(context)].append(ProductionCount(context, start, totals))
     for key, counts in by_cycle.items():
         seconds = tallied.ideal_cycle_s.get(key)
@@ -186,27 +231,36 @@ def add_equipment(
                 "start the operation on the work center or give the product a routing there"
             )
         add_counts(tallies, counts, {key[2]: seconds}, grouping)
+    return added
 
 
-def oee_row(group: Mapping[str, Any], figures: OeeFigures) -> OeeRow:
+_SPENT = (
+    ("calendar", "calendar_ms"),
+    ("shift", "shift_ms"),
+    ("planned_production", "planned_production_ms"),
+    ("run", "run_ms"),
+    ("running", "running_ms"),
+    ("micro_stop", "micro_stop_ms"),
+    ("down", "down_ms"),
+    ("idle", "idle_ms"),
+    ("setup", "setup_ms"),
+    ("planned_stop", "planned_stop_ms"),
+    ("offline", "offline_ms"),
+    ("unscheduled", "unscheduled_ms"),
+)
+_LOSSES = tuple(f.name for f in fields(SixBigLosses))
+
+
+def oee_row(
+    group: Mapping[str, Any],
+    figures: OeeFigures,
+    in_minutes: Callable[[int | Decimal], Decimal] = minutes,
+) -> OeeRow:
     p = figures.primitives
-    spent = {
-        "calendar": p.calendar_ms,
-        "shift": p.shift_ms,
-        "planned_production": p.planned_production_ms,
-        "run": p.run_ms,
-        "running": p.running_ms,
-        "micro_stop": p.micro_stop_ms,
-        "down": p.down_ms,
-        "idle": p.idle_ms,
-        "setup": p.setup_ms,
-        "planned_stop": p.planned_stop_ms,
-        "offline": p.offline_ms,
-        "unscheduled": p.unscheduled_ms,
-    }
-    durations = {name: minutes(ms) for name, ms in spent.items()}
-    durations["net_run"] = figures.net_run_minutes
-    durations["fully_productive"] = figures.fully_productive_minutes
+    durations = {name: in_minutes(getattr(p, field)) for name, field in _SPENT}
+    durations["net_run"] = in_minutes(p.ideal_ms)  # figures.net_run_minutes
+    durations["fully_productive"] = in_minutes(p.fully_productive_ms)
+    losses = figures.losses
     return OeeRow(
         group=dict(group),
         availability=figures.availability,
@@ -220,7 +274,7 @@ def oee_row(group: Mapping[str, Any], figures: OeeFigures) -> OeeRow:
         good_count=p.good_count,
         reject_count=p.reject_count,
         minutes=durations,
-        losses={f.name: getattr(figures.losses, f.name) for f in fields(figures.losses)},
+        losses={name: getattr(losses, name) for name in _LOSSES},
         performance_exceeds_ideal=figures.performance_exceeds_ideal,
         counts_without_run_time=figures.counts_without_run_time,
     )

@@ -3,14 +3,20 @@
 The same samples `machine_history` reads (the window's state, death, heartbeat, context
 and counter rows, and the last row of each before the window), as per-equipment arrays
 instead of an object per sample, so a recompute over months of per-minute samples is
-bounded by reading the rows, not by Python:
+bounded by reading them, not by Python:
 
-- PostgreSQL: one binary COPY per batch of equipment, the samples of each (equipment,
-  metric) aggregated into two arrays (device times; values, with a state's code worked out
-  in SQL); numpy reads them straight from the COPY buffer. The rows before the window
-  and the context rows (a few per order change) are read as rows.
-- Other databases (SQLite: tests, a demo): `machine_history`'s signals, turned into
-  arrays.
+- sealed days (`signal_blocks_read`): the blocks of the window's closed days, a few
+  compressed arrays per equipment, metric and day instead of thousands of rows;
+- the rest of the window (days not sealed yet, or whose block a late sample dropped): the
+  raw rows of those stretches only — on PostgreSQL by one binary COPY per batch of
+  equipment, each (equipment, metric, stretch) aggregated into two arrays (device times;
+  values, with a state's code worked out in SQL) that numpy reads straight from the COPY
+  buffer; on SQLite (tests, a demo) as rows;
+- the rows before the window and the context rows (a few per order change), as rows.
+
+Both kinds are read and decoded on a thread, a batch of equipment at a time, while the
+caller works on the equipment already read; each series comes out in device-time order,
+whether a day was sealed or not (tested equal: tests/integration/test_signal_blocks.py).
 
 Which samples count, as in `signals_queries`: every counter, heartbeat, context and
 well-formed state sample is a sign of life; a counter sample is a count when its value is
@@ -21,52 +27,49 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import struct
 import threading
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from shopfloor.kernel.clock import as_utc
 from shopfloor.machines.domain import ContextSignal, EquipmentProfile
-from shopfloor.machines.domain.tallies import (
-    STATE_CODE,
-    STATE_ORDER,
-    Codes,
-    SignalArrays,
-    Times,
-    arrays_from_signals,
-    epoch_us,
+from shopfloor.machines.domain.tallies import Codes, SignalArrays, Times, epoch_us
+from shopfloor.machines.signal_blocks import SEALED_METRICS
+from shopfloor.machines.signal_blocks_read import (
+    STATE_METRICS,
+    Samples,
+    sample_value,
+    window_samples,
 )
 from shopfloor.machines.signals_queries import (
     CONTEXT_FIELDS,
     COUNTERS,
-    DEATH_METRIC,
     HISTORY_METRICS,
-    machine_history,
-    parse_state,
+    carry_in_rows,
 )
 from shopfloor.machines.tables import MchSignal
 
-_PG_EPOCH_US = 946_684_800_000_000  # PostgreSQL's binary timestamps count from 2000-01-01
-_STATE_METRICS = ("state", DEATH_METRIC)
-_STATE_SQL = " ".join(f"WHEN '{s.value}' THEN {STATE_CODE[s]}" for s in STATE_ORDER)
-_COPY = (
-    "COPY (SELECT equipment_id, metric, array_agg(device_time), array_agg(CASE WHEN metric "
-    f"IN ('state', '{DEATH_METRIC}') THEN CASE split_part(text_value, ':', 1) {_STATE_SQL} "
-    "ELSE -1 END ELSE coalesce(num_value, -1) END) FROM mch_signal "
-    "WHERE equipment_id = ANY(%s) AND metric = ANY(%s) AND device_time >= %s "
-    "AND device_time < %s GROUP BY equipment_id, metric ORDER BY equipment_id, metric) "
-    "TO STDOUT (FORMAT BINARY)"
-)
-# Aggregate each (equipment, metric) in index order, one at a time: hashing them all would
-# hold every sample in memory (spilling to disk past work_mem); and no JIT compile.
-_PLAN = {"enable_hashagg": "off", "jit": "off"}
-Samples = dict[str, tuple[Times, np.ndarray[Any, np.dtype[np.float64]]]]
+__all__ = ["ARRAY_METRICS", "SignalReading", "signal_arrays"]
+ARRAY_METRICS = SEALED_METRICS  # read as arrays; the context fields are read as rows
+BATCH = 20  # equipment read together: one blocks query and one COPY each
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SignalReading:
+    """A window's signals: each equipment's context signals (read at once, as rows) and
+    its arrays, read on a thread as `arrays` is iterated — each equipment once, in any
+    order; the session must not be used until that iterator is done."""
+
+    contexts: Mapping[int, tuple[ContextSignal, ...]]
+    arrays: Iterator[tuple[int, SignalArrays]]
 
 
 def signal_arrays(
@@ -74,30 +77,73 @@ def signal_arrays(
     profiles: dict[int, EquipmentProfile],
     start: datetime,
     end: datetime,
-) -> Iterator[tuple[int, SignalArrays]]:
-    """Per equipment id (each once, in any order): its samples of [start, end) and what
-    carries into it. On PostgreSQL an equipment's arrays are handed out while the next
-    ones are still being read; the session must not be used until the iterator is done."""
+) -> SignalReading:
+    """The samples of [start, end) of each equipment, and what carries into it."""
     ids = list(profiles)
     if not ids:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        codes = [profiles[i].equipment for i in ids]
-        histories = machine_history(session, start=start, end=end, equipment_codes=codes)
-        for i, history in zip(ids, histories, strict=True):
-            yield i, arrays_from_signals(history.signals, history.counters)
-        return
-    rows = _carry_in_rows(session, ids, start) + _context_rows(session, ids, start, end)
+        return SignalReading({}, iter(()))
+    start, end = as_utc(start), as_utc(end)
+    if session.get_bind().dialect.name == "postgresql":
+        rows = _carry_in_rows(session, ids, start)
+    else:
+        rows = carry_in_rows(session, ids, start)
+    rows += _context_rows(session, ids, start, end)
     by_equipment: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
         by_equipment[row.equipment_id].append(row)
-    pending = set(ids)
-    for i, samples in _copy_arrays(session, ids, start, end):
-        pending.discard(i)
-        yield i, _arrays(profiles[i], samples, by_equipment[i])
-    for i in ids:
-        if i in pending:
-            yield i, _arrays(profiles[i], {}, by_equipment[i])
+    contexts = {i: _context_signals(profiles[i].equipment, by_equipment[i]) for i in ids}
+    connection = session.connection()
+
+    def read() -> Iterator[tuple[int, SignalArrays]]:
+        for first in range(0, len(ids), BATCH):
+            batch = ids[first : first + BATCH]
+            for i, samples in window_samples(connection, batch, start, end):
+                yield i, _arrays(samples, by_equipment[i], contexts[i])
+
+    return SignalReading(contexts, _on_a_thread(read, "oee-read"))
+
+
+_DONE = object()
+
+
+def _on_a_thread(produce: Callable[[], Iterator[T]], name: str) -> Iterator[T]:
+    """The items of `produce()`, made on a thread while the caller works on the ones
+    handed out already. Stopping early stops the thread (and closes `produce()`'s
+    iterator) before it returns; an exception on the thread is raised to the caller."""
+    handed: queue.Queue[Any] = queue.Queue(BATCH * 2)
+    stop = threading.Event()
+
+    def hand(item: Any) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                handed.put(item, timeout=0.05)
+                return
+
+    def run() -> None:
+        items = produce()
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                hand(item)
+            hand(_DONE)
+        except BaseException as exc:  # handed to the caller
+            hand(exc)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=run, name=name, daemon=True)
+    worker.start()
+    try:
+        while (item := handed.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()  # the session is free again
 
 
 _CARRY_IN = text(
@@ -134,145 +180,32 @@ def _context_rows(
     return list(session.execute(statement).all())
 
 
-def _copy_arrays(
-    session: Session, ids: Sequence[int], start: datetime, end: datetime
-) -> Iterator[tuple[int, Samples]]:
-    """(device times in µs since 1970, values) per metric, per equipment in id order, by a
-    binary COPY read on a thread: an equipment is handed out once its last row is in."""
-    raw: Any = session.connection().connection.driver_connection
-    arguments = (list(ids), list(HISTORY_METRICS), start, end)
-    chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=256)
-
-    def read() -> None:
-        try:
-            with raw.cursor() as cursor:
-                before = _set_local(cursor, _PLAN)
-                with cursor.copy(_COPY, arguments) as copy:
-                    for chunk in copy:
-                        chunks.put(bytes(chunk))
-                _set_local(cursor, before)
-            chunks.put(None)
-        except BaseException as exc:  # handed to the reading side
-            chunks.put(exc)
-
-    reader = threading.Thread(target=read, name="oee-copy", daemon=True)
-    reader.start()
-    try:
-        yield from _parse_stream(chunks)
-    finally:
-        while reader.is_alive():  # let the COPY finish before the session is used again
-            with contextlib.suppress(queue.Empty):
-                chunks.get(timeout=0.1)
-        reader.join()
-
-
-def _set_local(cursor: Any, settings: dict[str, str]) -> dict[str, str]:
-    """Set planner settings until the end of the transaction; returns what they were."""
-    before = {}
-    for name, value in settings.items():
-        cursor.execute("SELECT current_setting(%s), set_config(%s, %s, true)", (name, name, value))
-        before[name] = cursor.fetchone()[0]
-    return before
-
-
-_TIMES = np.dtype([("size", ">i4"), ("value", ">i8")])
-_VALUES = np.dtype([("size", ">i4"), ("value", ">f8")])
-
-
-def _parse_stream(
-    chunks: queue.Queue[bytes | BaseException | None],
-) -> Iterator[tuple[int, Samples]]:
-    buffer = b""
-    offset = -1  # the header is not read yet
-    current: tuple[int, Samples] | None = None
-    while (chunk := chunks.get()) is not None:
-        if isinstance(chunk, BaseException):
-            raise chunk
-        buffer = buffer[max(offset, 0) :] + chunk if buffer else chunk
-        offset = 0 if offset >= 0 else _header_length(buffer)
-        if offset < 0:
-            continue
-        while (row := _row(buffer, offset)) is not None:
-            offset, equipment_id, metric, pair = row
-            if current is not None and current[0] != equipment_id:
-                yield current
-                current = None
-            if current is None:
-                current = (equipment_id, {})
-            current[1][metric] = pair
-    if current is not None:
-        yield current
-
-
-def _header_length(buffer: bytes) -> int:
-    """Where the rows start, or -1 while the header is incomplete."""
-    if len(buffer) < 19:
-        return -1
-    (extension,) = struct.unpack_from(">i", buffer, 15)
-    return 19 + extension if len(buffer) >= 19 + extension else -1
-
-
-def _row(
-    buffer: bytes, offset: int
-) -> tuple[int, int, str, tuple[Times, np.ndarray[Any, np.dtype[np.float64]]]] | None:
-    """The row (equipment id, metric, timestamptz[], float8[]) at `offset`, with the
-    offset after it; None if it is not complete yet or is the trailer."""
-    fields_at = offset
-    if len(buffer) < fields_at + 2 or struct.unpack_from(">h", buffer, fields_at)[0] == -1:
-        return None
-    cursor = fields_at + 2
-    spans = []
-    for _ in range(4):
-        if len(buffer) < cursor + 4:
-            return None
-        (size,) = struct.unpack_from(">i", buffer, cursor)
-        spans.append((cursor + 4, size))
-        cursor += 4 + size
-    if len(buffer) < cursor:
-        return None
-    (equipment_id,) = struct.unpack_from(">i", buffer, spans[0][0])
-    metric = buffer[spans[1][0] : spans[1][0] + spans[1][1]].decode()
-    times = _array(buffer, spans[2][0], _TIMES)
-    values = _array(buffer, spans[3][0], _VALUES)
-    pair = (times["value"].astype(np.int64) + _PG_EPOCH_US, values["value"].astype(np.float64))
-    return cursor, equipment_id, metric, pair
-
-
-def _array(buffer: bytes, offset: int, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
-    """A one-dimensional array without nulls in PostgreSQL's binary format."""
-    dimensions, _nulls, _oid, size, _lower = struct.unpack_from(">iiiii", buffer, offset)
-    if dimensions != 1:
-        raise ValueError("a one-dimensional array was expected")
-    return np.frombuffer(buffer, dtype, count=size, offset=offset + 20)
-
-
-def _arrays(profile: EquipmentProfile, samples: Samples, rows: Sequence[Any]) -> SignalArrays:
-    """One equipment's arrays from its COPYed samples and its other rows (carry-in,
-    context)."""
-    series: dict[str, list[tuple[Times, np.ndarray[Any, Any]]]] = defaultdict(list)
-    for metric, pair in samples.items():
-        series[metric].append(pair)
+def _arrays(
+    samples: Samples, rows: Sequence[Any], contexts: tuple[ContextSignal, ...]
+) -> SignalArrays:
+    """One equipment's arrays from its samples (blocks, raw stretches), its other rows
+    (carry-in, context) and its context signals."""
+    extra: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
     for row in rows:
-        moment = np.array([epoch_us(row.device_time)], dtype=np.int64)
-        if row.metric in _STATE_METRICS:
-            state = parse_state(row.text_value)
-            value = -1.0 if state is None else float(STATE_CODE[state[0]])
-        elif row.num_value is not None:
-            value = float(row.num_value)
-        else:
-            value = -1.0
-        series[row.metric].append((moment, np.array([value], dtype=np.float64)))
-    contexts = _context_signals(profile.equipment, rows)
-    joined = {
-        metric: (np.concatenate([t for t, _ in pairs]), np.concatenate([v for _, v in pairs]))
-        for metric, pairs in series.items()
-        if metric in HISTORY_METRICS
-    }
+        instants, numbers = extra[row.metric]
+        instants.append(epoch_us(row.device_time))
+        numbers.append(sample_value(row.metric, row.num_value, row.text_value))
+    joined = dict(samples)
+    for metric, (instants, numbers) in extra.items():
+        if metric not in HISTORY_METRICS:
+            continue
+        pair = (np.array(instants, dtype=np.int64), np.array(numbers, dtype=np.float64))
+        if metric in joined:
+            pair = (
+                np.concatenate((joined[metric][0], pair[0])),
+                np.concatenate((joined[metric][1], pair[1])),
+            )
+        joined[metric] = pair
     alive: list[Times] = []
     state_t: list[Times] = []
     codes: list[Codes] = []
     for metric, (moments, values) in joined.items():
-        if metric in _STATE_METRICS:
+        if metric in STATE_METRICS:
             parsed = values >= 0
             alive.append(moments[parsed])
             state_t.append(moments[parsed])

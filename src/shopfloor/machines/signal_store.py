@@ -18,6 +18,10 @@ Rules of storage:
 PostgreSQL: rows are COPYed into a session-local staging table, then moved with one
 `INSERT … SELECT … ON CONFLICT DO NOTHING` (duplicates = staged - inserted). SQLite:
 `INSERT OR IGNORE` with executemany. The caller commits.
+
+Late samples (for a UTC day that may be sealed already, see `signal_blocks`) drop the
+sealed blocks they fall on in the same transaction, under a shared advisory lock taken
+before the insert; a batch without late samples costs one pass over its device times.
 """
 
 from __future__ import annotations
@@ -26,13 +30,15 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from shopfloor.kernel.clock import utc_now
+from shopfloor.machines.signal_blocks import drop_late_blocks, late_days, lock_equipment
 from shopfloor.machines.tables import (
     MchEquipmentProfile,
     MchIngestStat,
@@ -41,22 +47,11 @@ from shopfloor.machines.tables import (
 )
 
 DEFAULT_SKEW_TOLERANCE = timedelta(seconds=5)
-_COLUMNS = (
-    "equipment_id",
-    "metric",
-    "device_time",
-    "kind",
-    "received_at",
-    "num_value",
-    "text_value",
-    "historical",
-    "source",
-)
 
 
-@dataclass(frozen=True, slots=True)
-class SignalRow:
-    """One sample to store; `kind` is state, total, reject, value, heartbeat or context."""
+class SignalRow(NamedTuple):
+    """One sample to store; `kind` is state, total, reject, value, heartbeat or context.
+    A named tuple: ingest makes one per metric, and COPY writes it as it is."""
 
     equipment_id: int
     metric: str
@@ -101,10 +96,16 @@ def store_signals(session: Session, rows: Sequence[SignalRow]) -> StoreResult:
     latest_stored = _last_device_times(session, equipment)
     tolerance_ms = _skew_tolerances_ms(session, equipment)
     tallies, newest = _tally(rows, latest_stored, tolerance_ms)
+    now = utc_now()
+    late = late_days(rows, now)  # samples for days that may be sealed: none, mostly
+    if late:
+        lock_equipment(session, late, exclusive=False)
     if session.get_bind().dialect.name == "postgresql":
         inserted = _insert_postgresql(session, rows)
     else:
         inserted = _insert_generic(session, rows)
+    if late:
+        drop_late_blocks(session, late, inserted, now)
     for equipment_id, count in inserted.items():
         tallies[equipment_id].inserted = count
     _update_current(session, newest.values())
@@ -212,10 +213,7 @@ def _copy(cursor: Any, table: str, columns: Sequence[str], rows: Iterable[tuple[
             write(row)
 
 
-def _as_tuple(r: SignalRow) -> tuple[Any, ...]:
-    num = r.num_value
-    return (r.equipment_id, r.metric, r.device_time, r.kind, r.received_at,
-            None if num is None else float(num), r.text_value, r.historical, r.source)  # fmt: skip
+_COLUMNS = SignalRow._fields
 
 
 def _insert_postgresql(session: Session, rows: Sequence[SignalRow]) -> Counter[int]:
@@ -225,11 +223,10 @@ def _insert_postgresql(session: Session, rows: Sequence[SignalRow]) -> Counter[i
     import psycopg
 
     raw = _raw(session)
-    tuples = [_as_tuple(r) for r in rows]
     with raw.cursor() as cursor:
         try:
             with raw.transaction():  # a savepoint inside the session's transaction
-                _copy(cursor, "mch_signal", _COLUMNS, tuples)
+                _copy(cursor, "mch_signal", _COLUMNS, rows)
             return Counter(r.equipment_id for r in rows)
         except psycopg.errors.UniqueViolation:
             pass
@@ -237,7 +234,7 @@ def _insert_postgresql(session: Session, rows: Sequence[SignalRow]) -> Counter[i
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
             f"(LIKE mch_signal INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
-        _copy(cursor, _STAGE, _COLUMNS, tuples)
+        _copy(cursor, _STAGE, _COLUMNS, rows)
         columns = ", ".join(_COLUMNS)
         cursor.execute(
             f"WITH moved AS (INSERT INTO mch_signal ({columns}) SELECT {columns} FROM {_STAGE} "
@@ -253,9 +250,7 @@ def _insert_generic(session: Session, rows: Sequence[SignalRow]) -> Counter[int]
     """INSERT OR IGNORE per equipment (the row count of each executemany is its inserts)."""
     by_equipment: dict[int, list[dict[str, object]]] = {}
     for r in rows:
-        by_equipment.setdefault(r.equipment_id, []).append(
-            {name: getattr(r, name) for name in _COLUMNS}
-        )
+        by_equipment.setdefault(r.equipment_id, []).append(r._asdict())
     statement = sqlite_insert(MchSignal).on_conflict_do_nothing()
     inserted: Counter[int] = Counter()
     connection = session.connection()

@@ -12,16 +12,19 @@ product, or a process value's name), never the device's own tag name.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Double,
     ForeignKey,
     Integer,
+    LargeBinary,
+    SmallInteger,
     String,
     UniqueConstraint,
 )
@@ -50,6 +53,45 @@ class MchSignal(Base):
     text_value: Mapped[str | None] = mapped_column(String(200))
     historical: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(16))
+
+
+class MchSignalBlock(Base):
+    """A sealed day: every `mch_signal` row of one metric of one equipment on one UTC day,
+    as compressed columns (`signal_blocks_format`), written once the day is closed.
+
+    The invariant: a block exists only while it equals exactly the raw rows of its
+    (equipment, metric, day) — `mch_signal` stays the store of record, the block is a
+    lossless copy the OEE recompute reads instead of thousands of rows. A late sample for a
+    sealed day drops the day's block in the ingest transaction and queues the day in
+    `mch_signal_reseal`. A day without samples is sealed as an empty block (`samples` 0),
+    so a reader knows there is nothing to look for. The compressed columns are stored
+    without PostgreSQL's own compression (STORAGE EXTERNAL).
+    """
+
+    __tablename__ = "mch_signal_block"
+
+    equipment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer)
+    first_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    encoding: Mapped[int] = mapped_column(SmallInteger)
+    device_times: Mapped[bytes] = mapped_column(LargeBinary)
+    num_values: Mapped[bytes | None] = mapped_column(LargeBinary)
+    text_values: Mapped[bytes | None] = mapped_column(LargeBinary)
+    ingest_details: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class MchSignalReseal(Base):
+    """An equipment-day whose blocks a late sample dropped: the next seal rebuilds them."""
+
+    __tablename__ = "mch_signal_reseal"
+
+    equipment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class MchMetricCurrent(Base):

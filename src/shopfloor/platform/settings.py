@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     downtime_window_hours: float = Field(
         default=12.0, gt=0, description="How far back the machine watch looks for stops."
     )
+    signal_seal_after_hours: float = Field(
+        default=3.0,
+        ge=1.0,
+        description="How long after a UTC day ended its machine signals are sealed into "
+        "compressed day blocks (what the OEE recompute reads); a sample that arrives for a "
+        "sealed day drops its block until the next seal.",
+    )
     unclassified_after_minutes: int = Field(
         default=30,
         ge=0,

@@ -48,18 +48,23 @@ def unique(moments: Times) -> Times:
     return distinct
 
 
-def sums_by(labels: npt.NDArray[np.int64], weights: Times) -> dict[int, int]:
-    """The sum of `weights` per label (small integers >= 0), for every label that occurs,
-    even with a sum of 0."""
-    if labels.size == 0:
-        return {}
-    found = np.flatnonzero(np.bincount(labels))
-    totals = np.bincount(labels, weights=weights)[found]  # exact below 2**53
-    if totals.size and float(np.abs(totals).max()) >= 2.0**53:
-        exact = np.zeros(int(labels.max()) + 1, dtype=np.int64)
-        np.add.at(exact, labels, weights)
-        return dict(zip(found.tolist(), exact[found].tolist(), strict=True))
-    return dict(zip(found.tolist(), totals.astype(np.int64).tolist(), strict=True))
+def sums_table(
+    rows: npt.NDArray[np.int64], columns: npt.NDArray[np.int64], weights: Times, width: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The sum of `weights` per (row, column) — row labels small integers >= 0, columns
+    below `width` — for every row label that occurs: (those labels ascending, their sums
+    as a table of `width` columns)."""
+    if rows.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, width), dtype=np.int64)
+    present = np.flatnonzero(np.bincount(rows))
+    cells = rows * width + columns
+    size = (int(present[-1]) + 1) * width
+    sums = np.bincount(cells, weights=weights, minlength=size)  # exact below 2**53
+    if float(np.abs(sums).max()) >= 2.0**53:
+        exact = np.zeros(size, dtype=np.int64)
+        np.add.at(exact, cells, weights)
+        return present, exact.reshape(-1, width)[present]
+    return present, sums.astype(np.int64).reshape(-1, width)[present]
 
 
 def _empty() -> Times:
@@ -121,7 +126,7 @@ class MachineSteps:
         index = np.searchsorted(state_t, edges, side="right") - 1
         states[index >= 0] = state[index[index >= 0]]
         states[covering(off_start, off_end, edges) >= 0] = OFFLINE
-        stop = np.isin(states, _STOPS)
+        stop = (states == _STOPS[0]) | (states == _STOPS[1])
         bounds = np.append(edges, end)
         step = np.diff(np.concatenate(([0], stop.astype(np.int8), [0])))
         run_start, run_end = np.flatnonzero(step == 1), np.flatnonzero(step == -1)
@@ -146,6 +151,8 @@ class MachineSteps:
 def last_per_instant(moments: Times, codes: Codes) -> tuple[Times, Codes]:
     """The largest code at each instant, instants ascending."""
     if moments.size == 0:
+        return moments, codes
+    if bool((moments[1:] > moments[:-1]).all()):  # one state each instant, in order already
         return moments, codes
     order = np.lexsort((codes, moments))
     moments, codes = moments[order], codes[order]

@@ -59,7 +59,7 @@ from shopfloor.machines.domain.steps import (
     covered,
     epoch_us,
     periods,
-    sums_by,
+    sums_table,
     unique,
 )
 
@@ -142,17 +142,20 @@ def arrays_from_signals(
 class EquipmentPlan:
     """What the plant says about the window: the shift occurrences with their breaks and
     planned stops, the stops recorded by hand, the execution spans (used when the machine
-    reports no context), and the counter settings."""
+    reports no context), and the counter settings. `calendar` is `windows` as steps, when
+    the caller built them once for every equipment of one calendar."""
 
     windows: Sequence[ShiftWindow]
     recorded: Sequence[RecordedStop] = ()
     spans: Sequence[ContextSpan] = ()
     counters: CounterSettings = field(default_factory=CounterSettings)
+    calendar: CalendarSteps | None = None
 
 
 @dataclass(frozen=True)
 class EquipmentTally:
-    """Milliseconds per time field (TIME_FIELDS) and counts, each per context."""
+    """Milliseconds per time field (every one of TIME_FIELDS, 0 included) and counts,
+    each per context."""
 
     times: dict[Context, dict[str, int]]
     counts: dict[Context, CountTotals]
@@ -172,12 +175,12 @@ def tally_equipment(
         raise RuleViolation(f"{profile.equipment}: the window must end after it starts")
     machine = MachineSteps.build(signals.alive, signals.state_t, signals.state, profile, hi)
     contexts = ContextSteps.build(signals.contexts, hi, plan.spans)
-    calendar = CalendarSteps.build(plan.windows)
+    calendar = plan.calendar if plan.calendar is not None else CalendarSteps.build(plan.windows)
     recorded = periods(plan.recorded)
     edges = [np.array([lo, hi], dtype=np.int64), machine.edges, contexts.all_edges]
     edges += [calendar.edges, recorded[0], recorded[1]]
     cuts = unique(np.concatenate(edges))
-    cuts = cuts[(cuts >= lo) & (cuts <= hi)]
+    cuts = cuts[np.searchsorted(cuts, lo) : np.searchsorted(cuts, hi, side="right")]
     starts = cuts[:-1]
     durations = cuts[1:] // 1000 - starts // 1000
     state, micro = machine.at(starts)
@@ -195,10 +198,11 @@ def tally_equipment(
             made[key] = _context(key, profile, contexts.values, calendar.windows)
         return made[key]
 
-    times: dict[Context, dict[str, int]] = {}
-    for combo, total in sums_by(keys * len(TIME_FIELDS) + spent_as, durations).items():
-        key, index = divmod(combo, len(TIME_FIELDS))
-        times.setdefault(context(key), {})[TIME_FIELDS[index]] = total
+    present, table = sums_table(keys, spent_as, durations, len(TIME_FIELDS))
+    times = {
+        context(key): dict(zip(TIME_FIELDS, row, strict=True))
+        for key, row in zip(present.tolist(), table.tolist(), strict=True)
+    }
     counts = {
         context(key) if key >= 0 else Context(profile.equipment): totals
         for key, totals in _counts(signals, profile, plan.counters, cuts, keys).items()
@@ -248,18 +252,27 @@ def _counts(
     cuts: Times,
     keys: npt.NDArray[np.int64],
 ) -> dict[int, CountTotals]:
-    """Counts per piece key (-1: revealed at or before the window start, where the object
-    path finds no interval), each increment in the piece holding the instant just before
-    its sample."""
-    sums: dict[int, list[int]] = {}
+    """Counts per piece key (-1: revealed at or before the window start, or after its end,
+    where the object path finds no interval), each increment in the piece holding the
+    instant just before its sample: piece p (from cuts[p] to cuts[p + 1]) holds those
+    revealed after cuts[p] and at or before cuts[p + 1]."""
     series = ((signals.total_t, signals.total), (signals.reject_t, signals.reject))
+    per_piece, outside = [], []
     for column, (moments, values) in enumerate(series):
         label = f"{profile.equipment} {tuple(CounterKind)[column]}"
         revealed, amount = _increments(moments, values, settings, label)
-        piece = np.searchsorted(cuts, revealed, side="left") - 1
-        inside = (piece >= 0) & (piece < keys.size)
-        piece_key = np.where(inside, keys[np.clip(piece, 0, max(keys.size - 1, 0))], -1)
-        for shifted, total in sums_by(piece_key + 1, amount).items():
-            if total:
-                sums.setdefault(shifted - 1, [0, 0])[column] += total
-    return {key: CountTotals(total, reject) for key, (total, reject) in sums.items()}
+        running = np.zeros(amount.size + 1, dtype=np.int64)
+        np.cumsum(amount, out=running[1:])  # wraps around; its differences stay exact
+        at = running[np.searchsorted(revealed, cuts, side="right")]
+        per_piece.append(np.diff(at))
+        outside.append(int(at[0] + running[-1] - at[-1]))
+    columns = np.repeat(np.arange(2, dtype=np.int64), keys.size)
+    present, table = sums_table(np.concatenate((keys, keys)), columns, np.concatenate(per_piece), 2)
+    sums = {
+        key: CountTotals(total, reject)
+        for key, (total, reject) in zip(present.tolist(), table.tolist(), strict=True)
+        if total or reject
+    }
+    if any(outside):
+        sums[-1] = CountTotals(*outside)
+    return sums
