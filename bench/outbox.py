@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import threading
 import time
@@ -35,6 +36,7 @@ from rich.table import Table
 from sqlalchemy import insert, select
 
 from bench.lib import pg
+from bench.lib.cpu import CpuMeter, CpuWindow
 from bench.lib.report import console, warn_if_busy
 
 NAME = "outbox"
@@ -180,7 +182,10 @@ def round_sizes(events: int, rounds: int) -> list[int]:
     return [base + (1 if n < extra else 0) for n in range(rounds) if base or n < extra]
 
 
-def run(url: str, args: argparse.Namespace) -> tuple[float, float, list[tuple[str, int, float]]]:
+Log = list[tuple[str, int, float, CpuWindow]]
+
+
+def run(url: str, args: argparse.Namespace) -> Log:
     from shopfloor.bootstrap import build_runtime
     from shopfloor.integration.subscribers import parse_subscribers
     from shopfloor.platform.migrate import upgrade
@@ -197,7 +202,7 @@ def run(url: str, args: argparse.Namespace) -> tuple[float, float, list[tuple[st
     worker = RelayWorker(runtime, parse_subscribers([subscriber]))
     floor = Floor(args.nats_url, f"BENCH_FLOOR_{tag}", f"benchfloor{tag}", args.batch)
     floor.open()
-    log: list[tuple[str, int, float]] = []
+    log: Log = []
     inserted = 0
     try:
         rounds = [(0, args.warmup)] if args.warmup else []
@@ -210,26 +215,30 @@ def run(url: str, args: argparse.Namespace) -> tuple[float, float, list[tuple[st
             order = ("floor", "relay") if number % 2 else ("relay", "floor")
             for side in order:
                 with console.status(f"round {number}: [bold]{side}[/] publishing {size:,} events"):
+                    meter = CpuMeter(os.getpgid(0))
                     seconds = floor.publish(payloads) if side == "floor" else relay_round(
                         worker, size)  # fmt: skip
+                    cpu = meter.stop()
                 console.print(f"  round {number} {side:>6}: {size / seconds:10,.0f} events/s"
                               + ("  (warm-up, not counted)" if number == 0 else ""))  # fmt: skip
                 if number:
-                    log.append((side, size, seconds))
+                    log.append((side, size, seconds, cpu))
     finally:
         worker.close()
         floor.close()
         asyncio.run(_delete_stream(args.nats_url, subscriber["stream"]))
         runtime.close()
-    relay_eps = _rate(log, "relay")
-    floor_eps = _rate(log, "floor")
-    return relay_eps, floor_eps, log
+    return log
 
 
-def _rate(log: list[tuple[str, int, float]], side: str) -> float:
-    events = sum(size for name, size, _ in log if name == side)
-    seconds = sum(s for name, _, s in log if name == side)
+def _rate(log: Log, side: str) -> float:
+    events = sum(size for name, size, _, _ in log if name == side)
+    seconds = sum(s for name, _, s, _ in log if name == side)
     return events / seconds if seconds else 0.0
+
+
+def _cpu(log: Log, side: str) -> CpuWindow:
+    return CpuWindow.merge([cpu for name, _, _, cpu in log if name == side])
 
 
 async def _cancel_leftovers() -> None:
@@ -257,12 +266,18 @@ def main(argv: Sequence[str]) -> int:
         f"batches of {args.batch}, PostgreSQL → NATS JetStream at {args.nats_url}"
     )
     with pg.fresh_database(args.database_url_admin, args.database) as url:
-        relay_eps, floor_eps, _log = run(url, args)
-    table = Table(title="Outbox → JetStream", caption="events/s over the measured rounds")
-    table.add_column("")
-    table.add_column("events/s", justify="right")
-    table.add_row("shopfloor relay", f"{relay_eps:,.0f}")
-    table.add_row("floor (bare nats-py)", f"{floor_eps:,.0f}")
+        log = run(url, args)
+    relay_eps, floor_eps = _rate(log, "relay"), _rate(log, "floor")
+    table = Table(title="Outbox → JetStream", caption="events/s over the measured rounds; CPU "
+                  "in cores (this process holds the relay or the floor; other: nats-server and "
+                  "the rest of the machine)")  # fmt: skip
+    for column in ("", "events/s", "CPU this process", "CPU postgres", "CPU other"):
+        table.add_column(column, justify="right" if column else "left")
+    for label, side, rate in (("shopfloor relay", "relay", relay_eps),
+                              ("floor (bare nats-py)", "floor", floor_eps)):  # fmt: skip
+        cores = _cpu(log, side).cores
+        shares = [f"{cores.get(k, 0.0):.2f}" for k in ("server", "postgres", "other")]
+        table.add_row(label, f"{rate:,.0f}", *shares)
     console.print(table)
     ratio = relay_eps / floor_eps if floor_eps else 0.0
     print(f"{NAME}: ratio={ratio:.3f} events_per_s={relay_eps:.1f}")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
 from shopfloor.bootstrap import Runtime
@@ -76,6 +77,7 @@ class RelayWorker:
         self.edge = EdgeLoop()
         self.transports = transports or {s.name: transport_for(s) for s in self.subscribers}
         self.totals = PassReport()
+        self.async_engine: AsyncEngine | None = None  # PostgreSQL: made on the edge loop
 
     def _claim(self) -> Batch | None:
         token, now = new_event_id(), self.clock()
@@ -180,6 +182,8 @@ class RelayWorker:
         async def close_all() -> None:
             for transport in self.transports.values():
                 await transport.close()
+            if self.async_engine is not None:
+                await self.async_engine.dispose()
 
         try:
             self.edge.run(close_all(), timeout=15)

@@ -49,8 +49,10 @@ class Batch:
 
 async def run_pipeline(worker: RelayWorker, stop: threading.Event) -> None:
     """Claim, send and settle until `stop` is set; batches in flight are settled first."""
-    engine = make_async_engine(worker.runtime.settings.database_url, pool_size=CLAIMERS + 1)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    if worker.async_engine is None:  # kept until the worker closes, like the transports
+        url = worker.runtime.settings.database_url
+        worker.async_engine = make_async_engine(url, pool_size=CLAIMERS + 1)
+    sessions = async_sessionmaker(worker.async_engine, expire_on_commit=False)
     inflight: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=DEPTH * CLAIMERS)
     settler = asyncio.create_task(_settle_all(worker, sessions, inflight))
     try:
@@ -59,7 +61,6 @@ async def run_pipeline(worker: RelayWorker, stop: threading.Event) -> None:
     finally:
         await inflight.put(None)
         await settler
-        await engine.dispose()
 
 
 async def _claim_all(
