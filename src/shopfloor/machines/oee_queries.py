@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,7 +34,7 @@ from shopfloor.machines.domain import (
     as_percent,
     oee_figures,
 )
-from shopfloor.machines.domain.oee import SixBigLosses, add_counts, minutes, primitives_of
+from shopfloor.machines.domain.oee import add_counts, minutes, primitives_of
 from shopfloor.machines.downtime_queries import (
     PARETO_LEVELS,
     UnclassifiedDowntime,
@@ -141,7 +141,7 @@ def _row(
     tally: Tally,
     in_minutes: Callable[[int | Decimal], Decimal],
 ) -> OeeRow:
-    figures = oee_figures(primitives_of(tally))
+    figures = oee_figures(primitives_of(tally), in_minutes)
     return oee_row(_group_values(keys, group), figures, in_minutes)
 
 
@@ -214,7 +214,10 @@ def add_equipment(
     for context, spent in tallied.tally.times.items():
         group = grouping(context)
         added.add(group)
-        tally = tallies[group]
+        tally = tallies.get(group)
+        if tally is None:  # the usual case: a group's first context, copied at once
+            tallies[group] = defaultdict(int, spent)
+            continue
         for name, milliseconds in spent.items():
             tally[name] += milliseconds
     by_cycle: dict[CycleKey, list[ProductionCount]] = defaultdict(list)
@@ -234,33 +237,32 @@ def add_equipment(
     return added
 
 
-_SPENT = (
-    ("calendar", "calendar_ms"),
-    ("shift", "shift_ms"),
-    ("planned_production", "planned_production_ms"),
-    ("run", "run_ms"),
-    ("running", "running_ms"),
-    ("micro_stop", "micro_stop_ms"),
-    ("down", "down_ms"),
-    ("idle", "idle_ms"),
-    ("setup", "setup_ms"),
-    ("planned_stop", "planned_stop_ms"),
-    ("offline", "offline_ms"),
-    ("unscheduled", "unscheduled_ms"),
-)
-_LOSSES = tuple(f.name for f in fields(SixBigLosses))
-
-
 def oee_row(
     group: Mapping[str, Any],
     figures: OeeFigures,
     in_minutes: Callable[[int | Decimal], Decimal] = minutes,
 ) -> OeeRow:
     p = figures.primitives
-    durations = {name: in_minutes(getattr(p, field)) for name, field in _SPENT}
-    durations["net_run"] = in_minutes(p.ideal_ms)  # figures.net_run_minutes
-    durations["fully_productive"] = in_minutes(p.fully_productive_ms)
+    run = p.running_ms + p.micro_stop_ms
+    planned = run + p.down_ms + p.idle_ms + p.setup_ms  # p's properties, each worked out once
+    shift = planned + p.planned_stop_ms + p.offline_ms
     losses = figures.losses
+    durations = {
+        "calendar": in_minutes(shift + p.unscheduled_ms),
+        "shift": in_minutes(shift),
+        "planned_production": in_minutes(planned),
+        "run": in_minutes(run),
+        "running": in_minutes(p.running_ms),
+        "micro_stop": losses.minor_stops,  # the same minutes as the loss
+        "down": in_minutes(p.down_ms),
+        "idle": in_minutes(p.idle_ms),
+        "setup": losses.setup_adjustments,
+        "planned_stop": in_minutes(p.planned_stop_ms),
+        "offline": in_minutes(p.offline_ms),
+        "unscheduled": in_minutes(p.unscheduled_ms),
+        "net_run": in_minutes(p.ideal_ms),  # figures.net_run_minutes
+        "fully_productive": in_minutes(p.fully_productive_ms),
+    }
     return OeeRow(
         group=dict(group),
         availability=figures.availability,
@@ -271,10 +273,17 @@ def oee_row(
         teep=figures.teep,
         count_quality=figures.count_quality,
         total_count=p.total_count,
-        good_count=p.good_count,
+        good_count=p.total_count - p.reject_count,
         reject_count=p.reject_count,
         minutes=durations,
-        losses={name: getattr(losses, name) for name in _LOSSES},
+        losses={
+            "breakdowns": losses.breakdowns,
+            "setup_adjustments": losses.setup_adjustments,
+            "minor_stops": losses.minor_stops,
+            "reduced_speed": losses.reduced_speed,
+            "process_defects": losses.process_defects,
+            "reduced_yield": losses.reduced_yield,
+        },
         performance_exceeds_ideal=figures.performance_exceeds_ideal,
         counts_without_run_time=figures.counts_without_run_time,
     )

@@ -79,7 +79,22 @@ class OeePrimitives:
     ideal_startup_reject_ms: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
-        if any(getattr(self, name) < 0 for name in _PRIMITIVE_NAMES):
+        # `min` over the fields, not a loop of getattr: one is built per group
+        whole = min(
+            self.running_ms,
+            self.micro_stop_ms,
+            self.down_ms,
+            self.idle_ms,
+            self.setup_ms,
+            self.planned_stop_ms,
+            self.offline_ms,
+            self.unscheduled_ms,
+            self.total_count,
+            self.reject_count,
+            self.startup_reject_count,
+        )
+        exact = min(self.ideal_ms, self.ideal_reject_ms, self.ideal_startup_reject_ms)
+        if whole < 0 or exact < 0:
             raise RuleViolation("OEE primitives cannot be negative")
         if not self.startup_reject_count <= self.reject_count <= self.total_count:
             raise RuleViolation(
@@ -121,9 +136,6 @@ class OeePrimitives:
     @property
     def fully_productive_ms(self) -> Decimal:
         return self.ideal_ms - self.ideal_reject_ms
-
-
-_PRIMITIVE_NAMES = tuple(f.name for f in fields(OeePrimitives))
 
 
 def total(primitives: Iterable[OeePrimitives]) -> OeePrimitives:
@@ -211,40 +223,34 @@ def _add_counts(
 
 def primitives_of(tally: Mapping[str, int | Decimal]) -> OeePrimitives:
     """Primitives from a tally: the fields by name (missing ones are 0)."""
-
-    def whole(name: str) -> int:
-        return int(tally.get(name, 0))
-
-    def exact(name: str) -> Decimal:
-        return Decimal(tally.get(name, 0))
-
+    get = tally.get
     return OeePrimitives(
-        running_ms=whole("running_ms"),
-        micro_stop_ms=whole("micro_stop_ms"),
-        down_ms=whole("down_ms"),
-        idle_ms=whole("idle_ms"),
-        setup_ms=whole("setup_ms"),
-        planned_stop_ms=whole("planned_stop_ms"),
-        offline_ms=whole("offline_ms"),
-        unscheduled_ms=whole("unscheduled_ms"),
-        total_count=whole("total_count"),
-        reject_count=whole("reject_count"),
-        startup_reject_count=whole("startup_reject_count"),
-        ideal_ms=exact("ideal_ms"),
-        ideal_reject_ms=exact("ideal_reject_ms"),
-        ideal_startup_reject_ms=exact("ideal_startup_reject_ms"),
+        int(get("running_ms", 0)),
+        int(get("micro_stop_ms", 0)),
+        int(get("down_ms", 0)),
+        int(get("idle_ms", 0)),
+        int(get("setup_ms", 0)),
+        int(get("planned_stop_ms", 0)),
+        int(get("offline_ms", 0)),
+        int(get("unscheduled_ms", 0)),
+        int(get("total_count", 0)),
+        int(get("reject_count", 0)),
+        int(get("startup_reject_count", 0)),
+        Decimal(get("ideal_ms", 0)),
+        Decimal(get("ideal_reject_ms", 0)),
+        Decimal(get("ideal_startup_reject_ms", 0)),
     )
 
 
 def ratio(numerator: int | Decimal, denominator: int | Decimal) -> Decimal | None:
     """numerator / denominator as a Decimal (28 significant digits), None when undefined."""
-    if denominator == 0:
+    if not denominator:
         return None
-    return _EXACT.divide(Decimal(numerator), Decimal(denominator))
+    return _EXACT.divide(numerator, denominator)  # a whole number converts exactly
 
 
 def minutes(milliseconds: int | Decimal) -> Decimal:
-    return _EXACT.divide(Decimal(milliseconds), _MS_PER_MINUTE)
+    return _EXACT.divide(milliseconds, _MS_PER_MINUTE)
 
 
 def as_percent(value: Decimal | None, places: int = 2) -> Decimal | None:
@@ -303,28 +309,37 @@ class OeeFigures:
         return minutes(self.primitives.fully_productive_ms)
 
 
-def oee_figures(p: OeePrimitives) -> OeeFigures:
-    """Availability, performance, quality, OEE, utilisation, TEEP and the six big losses."""
-    planned, run, calendar = p.planned_production_ms, p.run_ms, p.calendar_ms
-    oee = ratio(p.fully_productive_ms, planned)
-    performance = ratio(p.ideal_ms, run)
+def oee_figures(
+    p: OeePrimitives, in_minutes: Callable[[int | Decimal], Decimal] = minutes
+) -> OeeFigures:
+    """Availability, performance, quality, OEE, utilisation, TEEP and the six big losses.
+    `in_minutes` is `minutes`, or a memo of it for callers working out many groups."""
+    run = p.running_ms + p.micro_stop_ms
+    planned = run + p.down_ms + p.idle_ms + p.setup_ms  # the properties, each worked out once
+    calendar = planned + p.planned_stop_ms + p.offline_ms + p.unscheduled_ms
+    ideal, fully_productive = p.ideal_ms, p.fully_productive_ms
+    divide = _EXACT.divide  # `ratio`, written out: seven of them per group
+    oee = divide(fully_productive, planned) if planned else None
+    performance = divide(ideal, run) if run else None
     losses = SixBigLosses(
-        breakdowns=minutes(p.down_ms + p.idle_ms),
-        setup_adjustments=minutes(p.setup_ms),
-        minor_stops=minutes(p.micro_stop_ms),
-        reduced_speed=minutes(run - p.ideal_ms - p.micro_stop_ms),
-        process_defects=minutes(p.ideal_reject_ms - p.ideal_startup_reject_ms),
-        reduced_yield=minutes(p.ideal_startup_reject_ms),
+        breakdowns=in_minutes(p.down_ms + p.idle_ms),
+        setup_adjustments=in_minutes(p.setup_ms),
+        minor_stops=in_minutes(p.micro_stop_ms),
+        reduced_speed=in_minutes(run - ideal - p.micro_stop_ms),
+        process_defects=in_minutes(p.ideal_reject_ms - p.ideal_startup_reject_ms),
+        reduced_yield=in_minutes(p.ideal_startup_reject_ms),
     )
     return OeeFigures(
         primitives=p,
-        availability=ratio(run, planned),
+        availability=divide(run, planned) if planned else None,
         performance=performance,
-        quality=ratio(p.fully_productive_ms, p.ideal_ms),
+        quality=divide(fully_productive, ideal) if ideal else None,
         oee=oee,
-        utilisation=ratio(planned, calendar),
-        teep=None if oee is None else ratio(p.fully_productive_ms, calendar),
-        count_quality=ratio(p.good_count, p.total_count),
+        utilisation=divide(planned, calendar) if calendar else None,
+        teep=None if oee is None or not calendar else divide(fully_productive, calendar),
+        count_quality=divide(p.total_count - p.reject_count, p.total_count)
+        if p.total_count
+        else None,
         losses=losses,
         performance_exceeds_ideal=performance is not None and performance > 1,
         counts_without_run_time=run == 0 and p.total_count > 0,

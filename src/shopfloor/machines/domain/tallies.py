@@ -191,23 +191,20 @@ def tally_equipment(
     spent_as[in_break] = _FIELD["planned_stop_ms"]
     spent_as[window < 0] = _FIELD["unscheduled_ms"]
     keys = contexts.at(starts) * (len(calendar.windows) + 1) + (window + 1)
-    made: dict[int, Context] = {}
-
-    def context(key: int) -> Context:
-        if key not in made:
-            made[key] = _context(key, profile, contexts.values, calendar.windows)
-        return made[key]
-
     present, table = sums_table(keys, spent_as, durations, len(TIME_FIELDS))
+    present_keys = present.tolist()
+    counted = _counts(signals, profile, plan.counters, cuts, keys)
+    made = {  # each context once, for its times and its counts
+        key: _context(key, profile, contexts.values, calendar.windows)
+        for key in {*present_keys, *counted}
+        if key >= 0
+    }
+    made[-1] = Context(profile.equipment)
     times = {
-        context(key): dict(zip(TIME_FIELDS, row, strict=True))
-        for key, row in zip(present.tolist(), table.tolist(), strict=True)
+        made[key]: dict(zip(TIME_FIELDS, row, strict=True))
+        for key, row in zip(present_keys, table.tolist(), strict=True)
     }
-    counts = {
-        context(key) if key >= 0 else Context(profile.equipment): totals
-        for key, totals in _counts(signals, profile, plan.counters, cuts, keys).items()
-    }
-    return EquipmentTally(times, counts)
+    return EquipmentTally(times, {made[key]: totals for key, totals in counted.items()})
 
 
 def _context(
