@@ -5,9 +5,8 @@ and how inventory movements reach ERP (the relay holding an ERP subscriber's eve
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -17,8 +16,6 @@ from shopfloor.execution import service as execution
 from shopfloor.integration.config import load_subscribers
 from shopfloor.integration.erp.ports import InboundDocument
 from shopfloor.integration.inbox import service as inbox
-from shopfloor.integration.messages import Outcome, Outgoing
-from shopfloor.integration.subscribers import Subscriber
 from shopfloor.integration.tables import IntDelivery
 from shopfloor.kernel.boundary import Boundary
 from shopfloor.kernel.errors import NotFound, RuleViolation
@@ -32,6 +29,7 @@ from shopfloor.platform.settings import load_settings
 from shopfloor.workers.relay import RelayWorker
 from tests.support.api import TEST_SECRET
 from tests.support.plant import build_plant, make_order, receive_lot
+from tests.support.transports import FakeTransport
 
 
 @pytest.fixture
@@ -195,29 +193,6 @@ def test_lots_from_both_erp_and_the_floor(session, plant):
 # --- 4. how inventory movements reach ERP -------------------------------------------------
 
 
-class FakeErp:
-    """An ERP transport that accepts everything it is given and keeps it."""
-
-    def __init__(self, subscriber: Subscriber) -> None:
-        self.subscriber = subscriber
-        self.received: list[Outgoing] = []
-
-    async def send(
-        self, messages: Sequence[Outgoing], send_before: float | None = None
-    ) -> list[Outcome]:
-        self.received.extend(messages)
-        return [Outcome.delivered(m) for m in messages]
-
-    def duplicate_window(self) -> timedelta | None:
-        return None
-
-    async def find_stored(self, messages: Sequence[Outgoing]) -> dict[str, bool | None]:
-        return {}
-
-    async def close(self) -> None:
-        return None
-
-
 ERP_FEED = {"name": "erp-feed", "transport": "erp", "adapter": "rest",
             "shift_starts": ["06:00", "14:00", "22:00"]}  # fmt: skip
 
@@ -253,7 +228,7 @@ def test_the_relay_holds_an_erp_subscriber_s_events_as_the_posting_says(
         outbox.emit(uow.session, ctx, "material.consumed", {"n": 1},
                     glue={"erp_order_id": "PO-1", "operation_no": 10})  # fmt: skip
         uow.commit()
-    fake = FakeErp(feed)
+    fake = FakeTransport(feed)
     worker = RelayWorker(runtime, subscribers, clock=lambda: ctx.now,
                          transports={feed.name: fake})  # fmt: skip
     try:

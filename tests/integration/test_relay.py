@@ -16,47 +16,16 @@ from typer.testing import CliRunner
 
 from shopfloor.cli.main import app
 from shopfloor.integration import admin, queries, service
-from shopfloor.integration.messages import Outcome, Outgoing
 from shopfloor.integration.subscribers import Subscriber
 from shopfloor.integration.tables import IntDelivery
 from shopfloor.kernel.clock import utc_now
 from shopfloor.kernel.context import CommandContext
 from shopfloor.platform import outbox
 from shopfloor.workers.relay import RelayWorker
+from tests.support.transports import FakeTransport
 
 SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
-
-
-class FakeTransport:
-    """Records what it was given; fails while `failing` is set."""
-
-    def __init__(self, subscriber: Subscriber) -> None:
-        self.subscriber = subscriber
-        self.received: list[Outgoing] = []
-        self.failing: str | None = None
-        self._lock = threading.Lock()
-
-    async def send(
-        self, messages: Sequence[Outgoing], send_before: float | None = None
-    ) -> list[Outcome]:
-        if self.failing:
-            return [Outcome.failed(m, self.failing) for m in messages]
-        with self._lock:
-            self.received.extend(messages)
-        return [Outcome.delivered(m) for m in messages]
-
-    def duplicate_window(self) -> timedelta | None:
-        return None
-
-    async def find_stored(self, messages: Sequence[Outgoing]) -> dict[str, bool | None]:
-        return {}
-
-    async def close(self) -> None:
-        return None
-
-    def ids(self) -> list[str]:
-        return [m.message_id for m in self.received]
 
 
 class Clock:
