@@ -98,6 +98,21 @@ def test_a_production_report_is_recorded_once_per_idempotency_key(floor):
     assert floor.progress()["operations"][0]["good"] == "5"
 
 
+def test_a_retry_whose_rules_now_fail_gets_the_first_answer(floor):
+    """The retried start runs into 'already running' (the first start committed): the
+    stored answer is given, and nothing of the retry is kept."""
+    key = {"Idempotency-Key": "terminal-7-start-10"}
+    first = floor.post(f"/operations/{floor.ops[10]}/start", headers=key)
+    audit_entries, events = count(floor.api, AuditEntry), count(floor.api, OperationEvent)
+    again = floor.post(f"/operations/{floor.ops[10]}/start", headers=key)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert count(floor.api, AuditEntry) == audit_entries
+    assert count(floor.api, OperationEvent) == events
+    unkeyed = floor.post(f"/operations/{floor.ops[10]}/start")
+    assert unkeyed.status_code == 422 and "running" in unkeyed.json()["detail"]
+
+
 def test_overuse_needs_a_reason_naming_the_norm(floor):
     floor.start(10)
     assert (

@@ -183,3 +183,10 @@ def test_scaled_norm_for_the_whole_order():
     assert domain.scaled_norm(D(8), D(10), D(20)) == D(16)
     with pytest.raises(RuleViolation, match="positive quantity"):
         domain.scaled_norm(D(1), D(0), D(20))
+
+
+def test_the_message_reads_well_for_an_operation_with_several_allowed_statuses():
+    with pytest.raises(InvalidTransition) as refused:
+        OPERATION_FLOW.target("complete", "queued")
+    assert refused.value.detail.startswith("Cannot complete an operation that is queued; ")
+    assert refused.value.detail.endswith("only an operation that is paused or running can be.")

@@ -13,7 +13,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shopfloor.bootstrap import Runtime
@@ -119,7 +118,12 @@ class IdempotencyKeyReused(RuleViolation):
 
 class CommandRunner:
     """Runs one command in one transaction; stores its response under the Idempotency-Key
-    in that same transaction, and replays it for a retry with the same key and body."""
+    in that same transaction, and replays it for a retry with the same key and body.
+
+    The key is not looked up first: a retry is rare, a look-up on every command is not free.
+    A retry runs the command again, and fails — on a rule (the operation is already
+    completed) or, at the latest, on storing its answer under a key that already has one —
+    so it is rolled back and answered with the stored response (or 422 for another body)."""
 
     def __init__(
         self, runtime: Runtime, key: str | None, request_hash: str, method: str, path: str
@@ -136,43 +140,37 @@ class CommandRunner:
         stored: Callable[[Any], Any] | None = None,
     ) -> JSONResponse:
         """`stored` turns the response into what is kept for replays (to leave out secrets)."""
-        principal = str(actor.user_id)
         with self.runtime.unit_of_work() as uow:
-            if self.key:
-                replay = self._replay(uow.session, principal)
-                if replay is not None:
-                    return replay
             ctx = self.runtime.context(actor)
-            result = action(uow.session, ctx)
-            body = jsonable_encoder(_present(result, present))
-            if self.key:
-                idempotency.remember(
-                    uow.session,
-                    principal=principal,
-                    key=self.key,
-                    method=self.method,
-                    path=self.path,
-                    request_hash=self.request_hash,
-                    status_code=status_code,
-                    response=stored(body) if stored else body,
-                    now=ctx.now,
-                )
             try:
+                result = action(uow.session, ctx)
+                body = jsonable_encoder(_present(result, present))
+                if self.key:
+                    idempotency.remember(
+                        uow.session,
+                        principal=str(actor.user_id),
+                        key=self.key,
+                        method=self.method,
+                        path=self.path,
+                        request_hash=self.request_hash,
+                        status_code=status_code,
+                        response=stored(body) if stored else body,
+                        now=ctx.now,
+                    )
                 uow.commit()
-            except IntegrityError:
-                # The same key committed by a concurrent request first: answer with its response.
-                if not self.key:
-                    raise
-                uow.session.rollback()
-                replay = self._replay(uow.session, principal)
+            except Exception:
+                # A retry whose first request committed meanwhile fails its rules or its
+                # key's unique record: nothing of this run is kept, the first answer is given.
+                replay = self._replay(uow.session, str(actor.user_id)) if self.key else None
                 if replay is None:
                     raise
                 return replay
         return JSONResponse(body, status_code=status_code)
 
     def _replay(self, session: Session, principal: str) -> JSONResponse | None:
-        """The stored response for this key, read in the command's own transaction."""
+        """The stored response for this key, read after rolling this run back."""
         assert self.key is not None
+        session.rollback()
         record = idempotency.find(session, principal, self.key)
         if record is None:
             return None

@@ -20,6 +20,7 @@ from shopfloor.platform.db import to_json
 
 SEAL_LOCK_KEY = 74_110_001
 SEAL_BATCH = 5000
+_APPEND = insert(cast(Table, AuditEntry.__table__))
 
 
 def record(
@@ -38,7 +39,7 @@ def record(
     A plain INSERT, not an ORM object: nothing reads the entry back in the command, and the
     unit-of-work bookkeeping would cost more than the row."""
     session.execute(
-        insert(cast(Table, AuditEntry.__table__)),
+        _APPEND,
         {
             "recorded_at": ctx.now,
             "actor_id": ctx.actor.user_id,

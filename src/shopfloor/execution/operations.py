@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
 from shopfloor.execution import domain
@@ -30,7 +31,7 @@ from shopfloor.materials.domain import fact_time
 from shopfloor.orders import ports
 from shopfloor.orders import service as orders
 from shopfloor.orders.tables import Operation, ProductionOrder
-from shopfloor.platform.db import quantity_sums
+from shopfloor.platform.db import QuantitySums
 
 
 def start_operation(
@@ -179,6 +180,11 @@ def _output_payload(session: Session, operation_id: int, unit: str) -> dict[str,
     return {"good": done.good, "scrap": done.scrap, "rework": done.rework, "unit": unit}
 
 
+_LABOUR_MINUTES = QuantitySums(
+    LaborRecord.minutes, (), LaborRecord.order_id == bindparam("order_id")
+)
+
+
 def complete_order(session: Session, ctx: CommandContext, order_id: int) -> ProductionOrder:
     """Complete the order when every operation that was not aborted is completed.
 
@@ -223,9 +229,7 @@ def complete_order(session: Session, ctx: CommandContext, order_id: int) -> Prod
                 )
             ],
             "labour_minutes": sum(
-                quantity_sums(
-                    session, LaborRecord.minutes, (), LaborRecord.order_id == order_id
-                ).values(),
+                _LABOUR_MINUTES(session, order_id=order_id).values(),
                 Decimal(0),
             ),
         },

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,7 @@ from shopfloor.materials.domain import fact_time
 from shopfloor.materials.tables import Lot, SerialNumber
 from shopfloor.orders import domain as orders_domain
 from shopfloor.orders.tables import Operation
+from shopfloor.platform.db import append
 
 
 def report_production(
@@ -94,7 +96,7 @@ def _write_report(
     when: datetime,
 ) -> ProductionReport:
     """Append the report with the order's exact versions and ERP flag, and audit it."""
-    report = ProductionReport(
+    values: dict[str, Any] = dict(
         order_id=scope.order.id,
         operation_id=operation.id,
         kind=kind,
@@ -112,8 +114,7 @@ def _write_report(
         occurred_at=when,
         recorded_at=ctx.now,
     )
-    session.add(report)
-    session.flush()
+    report = ProductionReport(id=append(session, ProductionReport, values), **values)
     audit.record(
         session,
         ctx,

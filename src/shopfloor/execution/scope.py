@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from shopfloor.execution import domain
@@ -28,7 +29,7 @@ from shopfloor.materials.tables import Lot, MaterialMove, SerialNumber
 from shopfloor.orders import domain as orders_domain
 from shopfloor.orders.tables import Operation, OrderComponent, ProductionOrder
 from shopfloor.platform import outbox
-from shopfloor.platform.db import quantity_sums
+from shopfloor.platform.db import QuantitySums
 
 
 @dataclass
@@ -99,7 +100,7 @@ class OrderScope:
 
 def order_scope(session: Session, order_id: int, *, lock: bool = True) -> OrderScope:
     """The order (row-locked unless `lock` is False) with what its events need."""
-    scope = _load_scope(session, ProductionOrder.id == order_id, lock=lock)
+    scope = _load_scope(session, _scope_statement("order", lock), order_id)
     if scope is None:
         raise NotFound(f"no production order with id {order_id}")
     return scope
@@ -107,8 +108,7 @@ def order_scope(session: Session, order_id: int, *, lock: bool = True) -> OrderS
 
 def operation_scope(session: Session, operation_id: int) -> tuple[OrderScope, Operation]:
     """The operation and its order, both row-locked: the order first, then its operations."""
-    order_of_operation = select(Operation.order_id).where(Operation.id == operation_id)
-    scope = _load_scope(session, ProductionOrder.id == order_of_operation.scalar_subquery())
+    scope = _load_scope(session, _scope_statement("operation", True), operation_id)
     operations = scope.operations(session) if scope else []
     operation = next((op for op in operations if op.id == operation_id), None)
     if scope is None or operation is None:
@@ -116,9 +116,22 @@ def operation_scope(session: Session, operation_id: int) -> tuple[OrderScope, Op
     return scope, operation
 
 
-def _load_scope(session: Session, where: Any, *, lock: bool = True) -> OrderScope | None:
+_ScopeSelect = Select[ProductionOrder, Item, str, str, str]
+
+# The statements of every command are built once: SQLAlchemy then reuses their compiled
+# form without working out a cache key per execution (measured: a good share of a command).
+
+
+@cache
+def _scope_statement(by: str, lock: bool) -> _ScopeSelect:
     """The order read afresh (row-locked on PostgreSQL: a command waiting for the lock sees
-    what the command before it committed) with its item, unit, BOM and routing, in one query."""
+    what the command before it committed) with its item, unit, BOM and routing, in one
+    query; by the order's id, or by the id of one of its operations."""
+    if by == "order":
+        where = ProductionOrder.id == bindparam("id")
+    else:
+        of_operation = select(Operation.order_id).where(Operation.id == bindparam("id"))
+        where = ProductionOrder.id == of_operation.scalar_subquery()
     stmt = (
         select(ProductionOrder, Item, UnitOfMeasure.code, Bom.version, Routing.version)
         .join(Item, Item.id == ProductionOrder.item_id)
@@ -128,11 +141,27 @@ def _load_scope(session: Session, where: Any, *, lock: bool = True) -> OrderScop
         .where(where)
         .execution_options(populate_existing=True)
     )
-    row = session.execute(stmt.with_for_update(of=ProductionOrder) if lock else stmt).first()
+    return stmt.with_for_update(of=ProductionOrder) if lock else stmt
+
+
+def _load_scope(session: Session, stmt: _ScopeSelect, key: int) -> OrderScope | None:
+    row = session.execute(stmt, {"id": key}).first()
     if row is None:
         return None
     order, item, unit, bom_version, routing_version = row
     return OrderScope(order, item, unit, bom_version, routing_version)
+
+
+@cache
+def _operations_statement(lock: bool) -> Select[Operation, Equipment]:
+    stmt = (
+        select(Operation, Equipment)
+        .join(Equipment, Equipment.id == Operation.work_center_id)
+        .where(Operation.order_id == bindparam("order_id"))
+        .order_by(Operation.operation_no)
+        .execution_options(populate_existing=True)
+    )
+    return stmt.with_for_update(of=Operation) if lock else stmt
 
 
 def load_operations(
@@ -140,14 +169,7 @@ def load_operations(
 ) -> list[tuple[Operation, Equipment]]:
     """The order's operations by number, read afresh and row-locked (PostgreSQL; the order
     is locked first by every command), with their work centers loaded alongside."""
-    stmt = (
-        select(Operation, Equipment)
-        .join(Equipment, Equipment.id == Operation.work_center_id)
-        .where(Operation.order_id == order_id)
-        .order_by(Operation.operation_no)
-        .execution_options(populate_existing=True)
-    )
-    rows = session.execute(stmt.with_for_update(of=Operation) if lock else stmt).all()
+    rows = session.execute(_operations_statement(lock), {"order_id": order_id}).all()
     return [(op, center) for op, center in rows]
 
 
@@ -172,14 +194,16 @@ def output(session: Session, operation_id: int) -> orders_domain.Output:
     return outputs(session, [operation_id])[operation_id]
 
 
+_OUTPUTS = QuantitySums(
+    ProductionReport.quantity,
+    (ProductionReport.operation_id, ProductionReport.kind),
+    ProductionReport.operation_id.in_(bindparam("ids", expanding=True)),
+)
+
+
 def outputs(session: Session, operation_ids: list[int]) -> dict[int, orders_domain.Output]:
     """`output` of several operations, in one query."""
-    sums = quantity_sums(
-        session,
-        ProductionReport.quantity,
-        (ProductionReport.operation_id, ProductionReport.kind),
-        ProductionReport.operation_id.in_(operation_ids),
-    )
+    sums = _OUTPUTS(session, ids=operation_ids)
     return {
         op_id: domain.output_of((kind, total) for (of, kind), total in sums.items() if of == op_id)
         for op_id in operation_ids
@@ -191,17 +215,20 @@ def components(session: Session, order_id: int) -> list[OrderComponent]:
     return [component for component, _, _ in components_with_items(session, order_id)]
 
 
+_COMPONENTS = (
+    select(OrderComponent, Item, UnitOfMeasure)
+    .join(Item, Item.id == OrderComponent.item_id)
+    .join(UnitOfMeasure, UnitOfMeasure.id == OrderComponent.uom_id)
+    .where(OrderComponent.order_id == bindparam("order_id"))
+    .order_by(OrderComponent.line_no)
+)
+
+
 def components_with_items(
     session: Session, order_id: int
 ) -> list[tuple[OrderComponent, Item, UnitOfMeasure]]:
     """The execution BOM by line number, each line with its component's item and unit."""
-    rows = session.execute(
-        select(OrderComponent, Item, UnitOfMeasure)
-        .join(Item, Item.id == OrderComponent.item_id)
-        .join(UnitOfMeasure, UnitOfMeasure.id == OrderComponent.uom_id)
-        .where(OrderComponent.order_id == order_id)
-        .order_by(OrderComponent.line_no)
-    ).all()
+    rows = session.execute(_COMPONENTS, {"order_id": order_id}).all()
     return [(component, item, unit) for component, item, unit in rows]
 
 

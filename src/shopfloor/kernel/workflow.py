@@ -21,10 +21,11 @@ class Workflow:
             raise InvalidTransition(f"{self.subject}: unknown command '{command}'")
         sources, target = self.transitions[command]
         if current not in sources:
-            allowed = ", ".join(sorted(sources))
+            allowed = " or ".join(sorted(sources))
+            article = "an" if self.subject[:1] in "aeiou" else "a"
             raise InvalidTransition(
-                f"Cannot {command.replace('_', ' ')} a {self.subject} that is {current}; "
-                f"only a {self.subject} that is {allowed} can be.",
+                f"Cannot {command.replace('_', ' ')} {article} {self.subject} that is "
+                f"{current}; only {article} {self.subject} that is {allowed} can be.",
                 current=current,
                 command=command,
             )

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TypeVar
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from shopfloor.identity.tables import User
@@ -142,14 +142,17 @@ def certifications_for(session: Session, user_id: int, skill_id: int) -> list[Ce
     )
 
 
+_ALTERNATIVES = (
+    select(Item, BomAlternative.ratio)
+    .join(BomAlternative, BomAlternative.item_id == Item.id)
+    .where(BomAlternative.bom_line_id == bindparam("line"))
+    .order_by(Item.code)
+)
+
+
 def alternatives_for_bom_line(session: Session, bom_line_id: int) -> list[tuple[Item, Decimal]]:
     """The approved substitutes of one BOM line's component, with their ratios."""
-    rows = session.execute(
-        select(Item, BomAlternative.ratio)
-        .join(BomAlternative, BomAlternative.item_id == Item.id)
-        .where(BomAlternative.bom_line_id == bom_line_id)
-        .order_by(Item.code)
-    ).all()
+    rows = session.execute(_ALTERNATIVES, {"line": bom_line_id}).all()
     return [(item, ratio) for item, ratio in rows]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +24,7 @@ from shopfloor.materials import domain
 from shopfloor.materials.domain import OrderKeys
 from shopfloor.materials.tables import Lot, MaterialMove, SerialNumber
 from shopfloor.platform import outbox
+from shopfloor.platform.db import append
 
 # The event each kind of move was reported with (the original type of a reversal).
 EVENT_OF_KIND = {
@@ -56,7 +58,8 @@ def record_move(
     discrepancy: str | None = None,
     occurred_at: datetime | None = None,
 ) -> MaterialMove:
-    """Append one move to the ledger (positive quantity) with its audit entry.
+    """Append one move to the ledger (positive quantity) with its audit entry; the move
+    returned is the row as written (not in the session: nothing changes it).
 
     A consume move from a lot needs a lot that may be consumed on that day (released and
     not past its expiry). The event is the caller's to emit.
@@ -66,7 +69,7 @@ def record_move(
     when = domain.fact_time(occurred_at, ctx.now)
     if lot_id is not None:
         _check_lot(session, kind, lot_id, item_id, when)
-    move = MaterialMove(
+    values: dict[str, Any] = dict(
         kind=kind,
         order_id=order_id,
         operation_id=operation_id,
@@ -88,8 +91,7 @@ def record_move(
         occurred_at=when,
         recorded_at=ctx.now,
     )
-    session.add(move)
-    session.flush()
+    move = MaterialMove(id=append(session, MaterialMove, values), **values)
     audit.record(
         session,
         ctx,

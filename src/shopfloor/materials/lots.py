@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,8 +86,11 @@ def register_lot(
     return lot
 
 
+_LOT = select(Lot).where(Lot.item_id == bindparam("item_id"), Lot.code == bindparam("code"))
+
+
 def _lot(session: Session, item_id: int, lot_code: str) -> Lot | None:
-    return session.scalar(select(Lot).where(Lot.item_id == item_id, Lot.code == lot_code))
+    return session.scalar(_LOT, {"item_id": item_id, "code": lot_code})
 
 
 def _lot_or_fail(session: Session, item_id: int, lot_code: str) -> Lot:

@@ -9,12 +9,25 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Dialect, MetaData, Numeric, String, create_engine, event, func, select
+from sqlalchemy import (
+    Dialect,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from shopfloor.kernel.quantities import qty
@@ -147,22 +160,35 @@ def _hold(session: Session, instance: object) -> None:
     session.info.setdefault("held", []).append(instance)
 
 
-def quantity_sums(
-    session: Session, quantity: Any, keys: tuple[Any, ...], *where: Any
-) -> dict[tuple[Any, ...], Decimal]:
-    """Σ quantity per group of `keys` over the rows matching `where`, exactly.
+@cache
+def _appending(table: Table) -> ReturningInsert[int]:
+    return insert(table).returning(table.c.id)
+
+
+def append(session: Session, entity: type[Base], values: dict[str, Any]) -> int:
+    """INSERT one row of an append-only table and return its id: a plain INSERT, not the
+    unit of work, whose bookkeeping costs more than the row (facts are never updated)."""
+    return session.execute(_appending(cast(Table, entity.__table__)), values).scalar_one()
+
+
+class QuantitySums:
+    """Σ quantity per group of `keys` over the rows matching `where`, exactly; built once
+    (with `bindparam`s in `where`), run with their values.
 
     PostgreSQL sums NUMERIC in the database; SQLite keeps quantities as decimal text, which
     its SUM would turn into floating point, so there the rows are summed here as Decimals.
     """
-    totals: dict[tuple[Any, ...], Decimal] = {}
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = select(*keys, func.sum(quantity)).where(*where).group_by(*keys)
-    else:
-        stmt = select(*keys, quantity).where(*where)
-    for row in session.execute(stmt):
-        group, amount = tuple(row[:-1]), row[-1]
-        if amount is None:  # SUM over no rows (no GROUP BY) or a NULL quantity
-            continue
-        totals[group] = totals.get(group, Decimal(0)) + qty(amount)
-    return totals
+
+    def __init__(self, quantity: Any, keys: tuple[Any, ...], *where: Any) -> None:
+        self._summed = select(*keys, func.sum(quantity)).where(*where).group_by(*keys)
+        self._rows = select(*keys, quantity).where(*where)
+
+    def __call__(self, session: Session, **params: Any) -> dict[tuple[Any, ...], Decimal]:
+        in_database = session.get_bind().dialect.name == "postgresql"
+        totals: dict[tuple[Any, ...], Decimal] = {}
+        for row in session.execute(self._summed if in_database else self._rows, params):
+            group, amount = tuple(row[:-1]), row[-1]
+            if amount is None:  # SUM over no rows (no GROUP BY) or a NULL quantity
+                continue
+            totals[group] = totals.get(group, Decimal(0)) + qty(amount)
+        return totals

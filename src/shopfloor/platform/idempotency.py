@@ -1,15 +1,17 @@
 """Stored responses of POST requests, keyed by caller and `Idempotency-Key`.
 
 The record is written in the same transaction as the command it answers, so a retried
-request either finds the stored response or runs the command for the first time.
+request either finds the stored response or runs the command for the first time. The
+record's key is unique: a retry that ran its command again cannot store a second answer
+(`remember` raises `IntegrityError`), and the caller answers with the first one instead.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import JSON, Integer, String, delete
+from sqlalchemy import JSON, Integer, String, Table, bindparam, delete, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from shopfloor.platform.db import Base, UtcDateTime
@@ -28,8 +30,23 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
-def find(session: Session, principal: str, key: str) -> IdempotencyRecord | None:
-    return session.get(IdempotencyRecord, (principal, key))
+class Stored(NamedTuple):
+    request_hash: str
+    status_code: int
+    response: Any
+
+
+_R = IdempotencyRecord
+_FIND = select(_R.request_hash, _R.status_code, _R.response).where(
+    _R.principal == bindparam("principal"), _R.key == bindparam("key")
+)
+_REMEMBER = insert(cast(Table, _R.__table__))
+
+
+def find(session: Session, principal: str, key: str) -> Stored | None:
+    """The stored answer to this caller's key, if any."""
+    row = session.execute(_FIND, {"principal": principal, "key": key}).first()
+    return Stored(*row) if row else None
 
 
 def remember(
@@ -44,17 +61,19 @@ def remember(
     response: Any,
     now: datetime,
 ) -> None:
-    session.add(
-        IdempotencyRecord(
-            principal=principal,
-            key=key,
-            method=method,
-            path=path,
-            request_hash=request_hash,
-            status_code=status_code,
-            response=response,
-            created_at=now,
-        )
+    """Store the answer now: `IntegrityError` when this caller's key already has one."""
+    session.execute(
+        _REMEMBER,
+        {
+            "principal": principal,
+            "key": key,
+            "method": method,
+            "path": path,
+            "request_hash": request_hash,
+            "status_code": status_code,
+            "response": response,
+            "created_at": now,
+        },
     )
 
 

@@ -92,6 +92,9 @@ class OutboxEvent(Base):
         }
 
 
+_APPEND = insert(cast(Table, OutboxEvent.__table__))
+
+
 def emit(
     session: Session,
     ctx: CommandContext,
@@ -109,7 +112,7 @@ def emit(
         raise ValueError(f"unknown event type {event_type}")
     event_id = new_event_id()
     session.execute(
-        insert(cast(Table, OutboxEvent.__table__)),
+        _APPEND,
         {
             "event_id": event_id,
             "type": event_type,
