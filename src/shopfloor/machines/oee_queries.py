@@ -12,9 +12,9 @@ correcting it, or a downtime reason, changes history consistently.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from contextlib import closing
+import gc
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,29 +26,34 @@ from sqlalchemy.orm import Session
 from shopfloor.kernel.clock import as_utc
 from shopfloor.kernel.errors import RuleViolation
 from shopfloor.kernel.quantities import qty
-from shopfloor.machines.domain import (
-    GROUPINGS,
-    Context,
-    OeeFigures,
-    ProductionCount,
-    as_percent,
-    oee_figures,
-)
-from shopfloor.machines.domain.oee import add_counts, minutes, primitives_of
+from shopfloor.machines.domain import GROUPINGS, OeeFigures, as_percent, oee_figures
+from shopfloor.machines.domain.oee import minutes, primitives_of
 from shopfloor.machines.downtime_queries import (
     PARETO_LEVELS,
     UnclassifiedDowntime,
     downtime_pareto,
     unclassified_downtime,
 )
-from shopfloor.machines.oee_tallies import TalliedEquipment, equipment_tallies
+from shopfloor.machines.oee_parallel import (
+    process_count,
+    shareable_url,
+    start_early,
+    tallies_in_workers,
+)
+from shopfloor.machines.oee_tallies import (
+    GroupKey,
+    Tally,
+    add_equipment,
+    add_tallies,
+    equipment_tallies,
+    grouping_of,
+    new_tallies,
+)
 from shopfloor.machines.tables import MchIngestStat
 from shopfloor.machines.timelines import (
-    CycleKey,
     calendar_of,
     calendar_windows,
     check_window,
-    cycle_key,
     equipment_nodes,
 )
 from shopfloor.masterdata.tables import Equipment
@@ -66,8 +71,6 @@ __all__ = [
     "unclassified_downtime",
 ]
 
-GroupKey = tuple[Hashable, ...]
-Tally = dict[str, int | Decimal]  # primitives by name, summed
 BATCH = 200  # equipment recomputed together: bounds the memory of a long window
 
 
@@ -111,18 +114,39 @@ def oee(
     end: datetime,
     group_by: Sequence[str],
     equipment_codes: Sequence[str] | None = None,
+    workers: int | None = None,
 ) -> list[OeeRow]:
     """OEE, six big losses and TEEP of [start, end) per group (equipment, line, shift,
-    product, order, day — any combination), recomputed from the stored events. Grouped
-    by equipment (and more), a group is complete once its equipment is tallied: its
-    figures are worked out then, and its tally let go."""
+    product, order, day — any combination), recomputed from the stored events.
+
+    A large recompute (`oee_parallel.process_count`: 8 equipment or more over more than a
+    day) is tallied by `workers` processes (None or 0: one per core; 1: this process
+    alone) when another process can read what `session` reads; the rows are the same."""
     keys = check_grouping(group_by)
     start, end = check_window(start, end)
-    grouping = _grouping(keys)
-    tallies: dict[GroupKey, Tally] = defaultdict(lambda: defaultdict(int))
-    rows: list[OeeRow] = []
-    in_minutes = _minutes_memo()
+    start_early(workers, end - start)
     codes = list(equipment_codes) if equipment_codes is not None else equipment_with_data(session)
+    processes = process_count(workers, len(codes), end - start)
+    url = shareable_url(session) if processes > 1 else None
+    with _collector_paused():
+        if url is None:
+            rows = _recompute_here(session, codes, start, end, keys)
+        else:
+            rows = _recompute_in_workers(session, url, codes, start, end, keys, processes)
+        rows.sort(key=_sort_key)
+    return rows
+
+
+def _recompute_here(
+    session: Session, codes: Sequence[str], start: datetime, end: datetime, keys: Sequence[str]
+) -> list[OeeRow]:
+    """The rows, tallied in this process. Grouped by equipment (and more), a group is
+    complete once its equipment is tallied: its figures are worked out then, and its
+    tally let go."""
+    grouping = grouping_of(keys)
+    tallies = new_tallies()
+    in_minutes = _Minutes()
+    rows: list[OeeRow] = []
     for first in range(0, len(codes), BATCH):
         batch = codes[first : first + BATCH]
         done = equipment_tallies(session, start=start, end=end, equipment_codes=batch)
@@ -132,34 +156,72 @@ def oee(
                 if "equipment" in keys:
                     rows += [_row(keys, g, tallies.pop(g), in_minutes) for g in complete]
     rows += [_row(keys, group, tally, in_minutes) for group, tally in tallies.items()]
-    return sorted(rows, key=lambda row: tuple(_sortable(v) for v in row.group.values()))
+    return rows
 
 
-def _row(
+def _recompute_in_workers(
+    session: Session,
+    url: str,
+    codes: Sequence[str],
+    start: datetime,
+    end: datetime,
     keys: Sequence[str],
-    group: GroupKey,
-    tally: Tally,
-    in_minutes: Callable[[int | Decimal], Decimal],
-) -> OeeRow:
+    processes: int,
+) -> list[OeeRow]:
+    """The rows, tallied a chunk of equipment at a time by worker processes and this one
+    (`oee_parallel`); the figures are worked out here as the chunks come in."""
+    tallies = new_tallies()
+    in_minutes = _Minutes()
+    rows: list[OeeRow] = []
+    chunks = tallies_in_workers(
+        session, url, codes, start=start, end=end, keys=keys, processes=processes
+    )
+    with closing(chunks):  # stops the workers at once if a rule refuses
+        for chunk in chunks:
+            if "equipment" in keys:  # a chunk's groups are its equipment's: complete
+                rows += [_row(keys, group, tally, in_minutes) for group, tally in chunk.items()]
+            else:
+                add_tallies(tallies, chunk)
+    rows += [_row(keys, group, tally, in_minutes) for group, tally in tallies.items()]
+    return rows
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a recompute runs (when it was on). What a
+    recompute makes — tallies, rows — is let go by reference counting; the collector would
+    only walk the growing heap of rows again and again (about a tenth of a month's
+    recompute). Whoever turned it off turns it back on, so two recomputes at once never
+    leave it off."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _row(keys: Sequence[str], group: GroupKey, tally: Tally, in_minutes: _Minutes) -> OeeRow:
     figures = oee_figures(primitives_of(tally), in_minutes)
     return oee_row(_group_values(keys, group), figures, in_minutes)
 
 
-def _minutes_memo() -> Callable[[int | Decimal], Decimal]:
+class _Minutes(dict[int, Decimal]):
     """`minutes`, remembering its answers for whole milliseconds: groups share many
-    durations (a shift's length, its break, nothing offline). Decimals are worked out each
-    time: equal ones may differ in their exponent, and so in their quotient's."""
-    known: dict[int, Decimal] = {}
+    durations (a shift's length, its break, nothing offline); looked up as `memo[ms]`.
+    Called, Decimals are worked out each time: equal ones may differ in their exponent, and
+    so in their quotient's."""
 
-    def in_minutes(milliseconds: int | Decimal) -> Decimal:
-        if type(milliseconds) is not int:
-            return minutes(milliseconds)
-        found = known.get(milliseconds)
-        if found is None:
-            found = known[milliseconds] = minutes(milliseconds)
+    def __missing__(self, milliseconds: int) -> Decimal:
+        found = self[milliseconds] = minutes(milliseconds)
         return found
 
-    return in_minutes
+    def __call__(self, milliseconds: int | Decimal) -> Decimal:
+        if type(milliseconds) is int:
+            return self[milliseconds]
+        return minutes(milliseconds)
 
 
 def equipment_with_data(session: Session) -> list[str]:
@@ -173,19 +235,6 @@ def equipment_with_data(session: Session) -> list[str]:
     )
 
 
-def _grouping(keys: Sequence[str]) -> Callable[[Context], GroupKey]:
-    """The group key of a context (called for every context of every equipment: one or
-    two keys, the usual case, without a loop)."""
-    getters = [GROUPINGS[k] for k in keys]
-    if len(getters) == 1:
-        (first,) = getters
-        return lambda context: (first(context),)
-    if len(getters) == 2:
-        first, second = getters
-        return lambda context: (first(context), second(context))
-    return lambda context: tuple([get(context) for get in getters])
-
-
 def _group_values(keys: Sequence[str], group: GroupKey) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, value in zip(keys, group, strict=True):
@@ -197,44 +246,9 @@ def _group_values(keys: Sequence[str], group: GroupKey) -> dict[str, Any]:
     return values
 
 
-def _sortable(value: Any) -> tuple[bool, str]:
-    return (value is None, "" if value is None else str(value))
-
-
-def add_equipment(
-    tallies: dict[GroupKey, Tally],
-    tallied: TalliedEquipment,
-    grouping: Callable[[Context], GroupKey],
-    start: datetime,
-) -> set[GroupKey]:
-    """Add one equipment's primitives to the per-group tallies: its times, and its counts
-    each valued at the ideal cycle time of the order operation (or product) it was
-    counted for. Returns the groups it added to."""
-    added: set[GroupKey] = set()
-    for context, spent in tallied.tally.times.items():
-        group = grouping(context)
-        added.add(group)
-        tally = tallies.get(group)
-        if tally is None:  # the usual case: a group's first context, copied at once
-            tallies[group] = defaultdict(int, spent)
-            continue
-        for name, milliseconds in spent.items():
-            tally[name] += milliseconds
-    by_cycle: dict[CycleKey, list[ProductionCount]] = defaultdict(list)
-    for context, totals in tallied.tally.counts.items():
-        added.add(grouping(context))
-        by_cycle[cycle_key(context)].append(ProductionCount(context, start, totals))
-    for key, counts in by_cycle.items():
-        seconds = tallied.ideal_cycle_s.get(key)
-        if seconds is None:
-            order, operation, product = key
-            raise RuleViolation(
-                f"{tallied.equipment} counted pieces for order {order or '-'} operation "
-                f"{operation or '-'} product {product or '-'} without an ideal cycle time: "
-                "start the operation on the work center or give the product a routing there"
-            )
-        add_counts(tallies, counts, {key[2]: seconds}, grouping)
-    return added
+def _sort_key(row: OeeRow) -> list[tuple[bool, str]]:
+    """Rows by their group's values, None last."""
+    return [(value is None, "" if value is None else str(value)) for value in row.group.values()]
 
 
 def oee_row(
@@ -247,19 +261,21 @@ def oee_row(
     planned = run + p.down_ms + p.idle_ms + p.setup_ms  # p's properties, each worked out once
     shift = planned + p.planned_stop_ms + p.offline_ms
     losses = figures.losses
+    # whole milliseconds: looked up in the memo directly (18,200 rows a month, 10 each)
+    whole = in_minutes.__getitem__ if isinstance(in_minutes, _Minutes) else in_minutes
     durations = {
-        "calendar": in_minutes(shift + p.unscheduled_ms),
-        "shift": in_minutes(shift),
-        "planned_production": in_minutes(planned),
-        "run": in_minutes(run),
-        "running": in_minutes(p.running_ms),
+        "calendar": whole(shift + p.unscheduled_ms),
+        "shift": whole(shift),
+        "planned_production": whole(planned),
+        "run": whole(run),
+        "running": whole(p.running_ms),
         "micro_stop": losses.minor_stops,  # the same minutes as the loss
-        "down": in_minutes(p.down_ms),
-        "idle": in_minutes(p.idle_ms),
+        "down": whole(p.down_ms),
+        "idle": whole(p.idle_ms),
         "setup": losses.setup_adjustments,
-        "planned_stop": in_minutes(p.planned_stop_ms),
-        "offline": in_minutes(p.offline_ms),
-        "unscheduled": in_minutes(p.unscheduled_ms),
+        "planned_stop": whole(p.planned_stop_ms),
+        "offline": whole(p.offline_ms),
+        "unscheduled": whole(p.unscheduled_ms),
         "net_run": in_minutes(p.ideal_ms),  # figures.net_run_minutes
         "fully_productive": in_minutes(p.fully_productive_ms),
     }

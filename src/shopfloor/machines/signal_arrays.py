@@ -14,8 +14,9 @@ bounded by reading them, not by Python:
   buffer; on SQLite (tests, a demo) as rows;
 - the rows before the window and the context rows (a few per order change), as rows.
 
-Both kinds are read and decoded on a thread, a batch of equipment at a time, while the
-caller works on the equipment already read; each series comes out in device-time order,
+Both kinds are read and decoded a batch of equipment at a time — on a thread, while the
+caller works on the equipment already read, unless the caller is one of several processes
+sharing the cores (a thread would only add switching); each series comes out in device-time order,
 whether a day was sealed or not (tested equal: tests/integration/test_signal_blocks.py).
 
 Which samples count, as in `signals_queries`: every counter, heartbeat, context and
@@ -32,6 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, TypeVar
 
 import numpy as np
@@ -65,8 +67,9 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class SignalReading:
     """A window's signals: each equipment's context signals (read at once, as rows) and
-    its arrays, read on a thread as `arrays` is iterated — each equipment once, in any
-    order; the session must not be used until that iterator is done."""
+    its arrays, read (on a thread, reading ahead) as `arrays` is iterated — each
+    equipment once, in any order; the session must not be used until that iterator is
+    done."""
 
     contexts: Mapping[int, tuple[ContextSignal, ...]]
     arrays: Iterator[tuple[int, SignalArrays]]
@@ -77,8 +80,11 @@ def signal_arrays(
     profiles: dict[int, EquipmentProfile],
     start: datetime,
     end: datetime,
+    *,
+    read_ahead: bool = True,
 ) -> SignalReading:
-    """The samples of [start, end) of each equipment, and what carries into it."""
+    """The samples of [start, end) of each equipment, and what carries into it; with
+    `read_ahead`, the next batch is read on a thread while the caller works."""
     ids = list(profiles)
     if not ids:
         return SignalReading({}, iter(()))
@@ -100,7 +106,7 @@ def signal_arrays(
             for i, samples in window_samples(connection, batch, start, end):
                 yield i, _arrays(samples, by_equipment[i], contexts[i])
 
-    return SignalReading(contexts, _on_a_thread(read, "oee-read"))
+    return SignalReading(contexts, _on_a_thread(read, "oee-read") if read_ahead else read())
 
 
 _DONE = object()
@@ -146,6 +152,7 @@ def _on_a_thread(produce: Callable[[], Iterator[T]], name: str) -> Iterator[T]:
         worker.join()  # the session is free again
 
 
+_BY_TIME_AND_METRIC = attrgetter("device_time", "metric")
 _CARRY_IN = text(
     "SELECT s.equipment_id, s.metric, s.device_time, s.num_value, s.text_value "
     "FROM unnest(CAST(:ids AS int[])) AS e(id) CROSS JOIN unnest(CAST(:metrics AS text[])) "
@@ -187,9 +194,10 @@ def _arrays(
     (carry-in, context) and its context signals."""
     extra: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
     for row in rows:
-        instants, numbers = extra[row.metric]
+        metric = row.metric
+        instants, numbers = extra[metric]
         instants.append(epoch_us(row.device_time))
-        numbers.append(sample_value(row.metric, row.num_value, row.text_value))
+        numbers.append(sample_value(metric, row.num_value, row.text_value))
     joined = dict(samples)
     for metric, (instants, numbers) in extra.items():
         if metric not in HISTORY_METRICS:
@@ -207,9 +215,11 @@ def _arrays(
     for metric, (moments, values) in joined.items():
         if metric in STATE_METRICS:
             parsed = values >= 0
-            alive.append(moments[parsed])
-            state_t.append(moments[parsed])
-            codes.append(values[parsed].astype(np.int8))
+            if not parsed.all():  # the usual case: every state sample is well-formed
+                moments, values = moments[parsed], values[parsed]
+            alive.append(moments)
+            state_t.append(moments)
+            codes.append(values.astype(np.int8))
         else:
             alive.append(moments)
     total_t, total = _counter(joined.get(COUNTERS[0]))
@@ -236,7 +246,9 @@ def _counter(pair: tuple[Times, np.ndarray[Any, Any]] | None) -> tuple[Times, Ti
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     moments, values = pair
     whole = np.trunc(values)
-    counted = np.isfinite(whole) & (whole >= 0)
+    counted = (whole >= 0) & (whole < np.inf)  # NaN compares False
+    if counted.all():  # the usual case: no copies
+        return moments, whole.astype(np.int64)
     return moments[counted], whole[counted].astype(np.int64)
 
 
@@ -245,9 +257,8 @@ def _context_signals(code: str, rows: Sequence[Any]) -> tuple[ContextSignal, ...
     then metric order) carries all three fields as they stand at that moment."""
     context: dict[str, str | None] = dict.fromkeys(CONTEXT_FIELDS)
     found = []
-    for row in sorted(rows, key=lambda r: (r.device_time, r.metric)):
-        if row.metric not in CONTEXT_FIELDS:
-            continue
+    fields = [row for row in rows if row.metric in CONTEXT_FIELDS]
+    for row in sorted(fields, key=_BY_TIME_AND_METRIC):
         context[row.metric] = row.text_value
         found.append(
             ContextSignal(
