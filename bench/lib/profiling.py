@@ -2,9 +2,10 @@
 `python -m bench api --profile N`. Shopfloor and the floor are timed the same way (CPU and
 SQL statements per request); shopfloor is then run once more under cProfile.
 
-FastAPI runs sync endpoints and dependencies in worker threads, which cProfile does not see;
-here they run inline on the event loop thread instead (the code path is otherwise the one
-the server runs, minus uvicorn's HTTP parsing).
+FastAPI runs sync endpoints and dependencies in worker threads, and shopfloor its commands on
+threads of their own, which cProfile does not see; here they run inline on the event loop
+thread instead (the code path is otherwise the one the server runs, minus uvicorn's HTTP
+parsing).
 """
 
 from __future__ import annotations
@@ -36,8 +37,15 @@ def run_sync_endpoints_inline() -> None:
     import fastapi.dependencies.utils
     import fastapi.routing
 
+    import shopfloor.api.deps
+
     for module in (fastapi.routing, fastapi.dependencies.utils, fastapi.concurrency):
         module.run_in_threadpool = _inline  # type: ignore[attr-defined]
+    shopfloor.api.deps.on_command_thread = _inline_command  # type: ignore[assignment]
+
+
+async def _inline_command(run: Callable[[], Any], threads: int) -> Any:
+    return run()
 
 
 def _client(app: Any) -> httpx.AsyncClient:

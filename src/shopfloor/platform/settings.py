@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = 1
     db_pool_size: int = 10
+    api_command_threads: int = Field(
+        default=2,
+        ge=1,
+        description="Commands (POST, PUT, DELETE) one API process runs at once, each on a "
+        "thread; more wait their turn. A few threads serve the most: threads taking turns at "
+        "Python's interpreter lock cost more than they overlap waiting for the database.",
+    )
     session_hours: float = Field(default=12.0, description="Lifetime of a sign-in session.")
     lockout_attempts: int = Field(default=5, description="Failed sign-ins before a lockout.")
     lockout_minutes: int = Field(default=15, description="How long a locked account waits.")

@@ -124,10 +124,10 @@ def list_users(session: ReadSession, actor: Annotated[Actor, require("supervisor
 
 
 @router.post("/users", response_model=UserOut, status_code=201, summary="Add a user")
-def add_user(
+async def add_user(
     body: NewUser, run: Command, actor: Annotated[Actor, require("admin")]
 ) -> JSONResponse:
-    return run(
+    return await run(
         actor,
         lambda s, ctx: identity.add_user(
             s,
@@ -148,10 +148,10 @@ def add_user(
     status_code=201,
     summary="Issue an API token for an integration client",
 )
-def issue_token(
+async def issue_token(
     user_id: IdPath, body: NewToken, run: Command, actor: Annotated[Actor, require("admin")]
 ) -> JSONResponse:
-    return run(
+    return await run(
         actor,
         lambda s, ctx: TokenOut(
             token=identity.issue_api_token(s, ctx, user_id, body.name, body.days), name=body.name

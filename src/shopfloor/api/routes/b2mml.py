@@ -73,8 +73,7 @@ async def receive_schedule(request: Request, run: Command, actor: Sender) -> Any
         documents = await run_in_threadpool(service.schedule_documents, body)
     except InvalidDocument as exc:
         return _refused(request, exc)
-    return await run_in_threadpool(
-        run,
+    return await run(
         actor,
         lambda s, ctx: _answer(inbox.receive(s, ctx, service.SOURCE, documents)),
         InboxPushOut,

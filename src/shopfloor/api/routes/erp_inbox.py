@@ -49,7 +49,7 @@ def _answer(received: list[Received]) -> dict[str, Any]:
     response_model=InboxPushOut,
     summary="Receive documents from ERP (items, BOM and routing versions, orders)",
 )
-def push(
+async def push(
     body: Annotated[InboxPushIn, Body(openapi_examples=PUSH_EXAMPLES)],
     run: Command,
     actor: Integration,
@@ -60,7 +60,7 @@ def push(
     yet; applied automatically when it arrives) or `rejected` (with the reason). The same
     ERP order id + version sent under another message id is still one order."""
     documents = [InboundDocument(d.message_id, d.kind, d.fields) for d in body.documents]
-    return run(
+    return await run(
         actor,
         lambda s, ctx: _answer(inbox.receive(s, ctx, body.source, documents)),
         InboxPushOut,

@@ -51,14 +51,14 @@ Floor = Annotated[Actor, require("operator", "supervisor")]
     response_model=OperationEventOut,
     summary="Start an operation",
 )
-def start_operation(
+async def start_operation(
     operation_id: IdPath, run: Command, actor: Floor, body: StartIn | None = None
 ) -> JSONResponse:
     """Start a dispatched operation, in routing order. The operator (the signed-in person
     unless another is named) must hold the skill the operation requires, certified and not
     expired on the day: otherwise 422 `not-qualified` naming the skill."""
     start = body or StartIn()
-    return run(
+    return await run(
         actor,
         lambda s, ctx: execution.start_operation(
             s, ctx, operation_id, operator_id=start.operator_id, at=start.at
@@ -72,12 +72,12 @@ def start_operation(
     response_model=OperationEventOut,
     summary="Pause an operation",
 )
-def pause_operation(
+async def pause_operation(
     operation_id: IdPath, body: PauseIn, run: Command, actor: Floor
 ) -> JSONResponse:
     """Pause a running operation, with a reason. The order pauses when none of its
     operations runs any more."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: execution.pause_operation(
             s, ctx, operation_id, reason=body.reason, at=body.at
@@ -91,12 +91,12 @@ def pause_operation(
     response_model=OperationEventOut,
     summary="Resume a paused operation",
 )
-def resume_operation(
+async def resume_operation(
     operation_id: IdPath, run: Command, actor: Floor, body: MomentIn | None = None
 ) -> JSONResponse:
     """Resume a paused operation; a paused order runs again."""
     at = body.at if body else None
-    return run(
+    return await run(
         actor,
         lambda s, ctx: execution.resume_operation(s, ctx, operation_id, at=at),
         OperationEventOut,
@@ -108,12 +108,12 @@ def resume_operation(
     response_model=OperationEventOut,
     summary="Complete an operation",
 )
-def complete_operation(
+async def complete_operation(
     operation_id: IdPath, run: Command, actor: Floor, body: MomentIn | None = None
 ) -> JSONResponse:
     """Complete a running or paused operation once every earlier operation is completed."""
     at = body.at if body else None
-    return run(
+    return await run(
         actor,
         lambda s, ctx: execution.complete_operation(s, ctx, operation_id, at=at),
         OperationEventOut,
@@ -129,14 +129,14 @@ def complete_operation(
     status_code=201,
     summary="Report good, scrap or rework output",
 )
-def report_production(
+async def report_production(
     operation_id: IdPath, body: ProductionIn, run: Command, actor: Floor
 ) -> JSONResponse:
     """Report output of a running or paused operation. Good plus scrap never exceed what
     reached the operation (the order quantity at the first, the previous operation's good
     output after). Scrap needs a scrap or defect code, rework a rework or defect code. Good
     output of the last operation goes to stock, into the named product lot or serial."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: execution.report_production(
             s,
@@ -162,14 +162,14 @@ def report_production(
     status_code=201,
     summary="Consume material for an order",
 )
-def consume_material(
+async def consume_material(
     order_id: IdPath, body: ConsumptionIn, run: Command, actor: Floor
 ) -> JSONResponse:
     """Consume a component of the order's execution BOM (or an approved alternative of one,
     naming the component it replaces). Above norm * (1 + tolerance %) for the whole order an
     overuse reason is needed: otherwise 422 naming the norm. A lot-tracked component is
     consumed from a released, unexpired lot; `into_lot`/`into_serial` record genealogy."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: reads_floor.move_view(
             s,
@@ -200,10 +200,12 @@ def consume_material(
     status_code=201,
     summary="Return unused material from an order",
 )
-def return_material(order_id: IdPath, body: ReturnIn, run: Command, actor: Floor) -> JSONResponse:
+async def return_material(
+    order_id: IdPath, body: ReturnIn, run: Command, actor: Floor
+) -> JSONResponse:
     """Return material to stores, up to what the order consumed of it (of that lot, when a
     lot is named)."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: reads_floor.move_view(
             s,
@@ -231,11 +233,13 @@ def return_material(order_id: IdPath, body: ReturnIn, run: Command, actor: Floor
     status_code=201,
     summary="Record labour time on an operation",
 )
-def record_labor(operation_id: IdPath, body: LaborIn, run: Command, actor: Floor) -> JSONResponse:
+async def record_labor(
+    operation_id: IdPath, body: LaborIn, run: Command, actor: Floor
+) -> JSONResponse:
     """Time a person worked on an operation that has started; the end after the start, not
     in the future, and not overlapping time already recorded for the same person there."""
     worker_id = body.worker_id or actor.user_id
-    return run(
+    return await run(
         actor,
         lambda s, ctx: execution.record_labor(
             s,
@@ -256,11 +260,11 @@ def record_labor(operation_id: IdPath, body: LaborIn, run: Command, actor: Floor
     status_code=201,
     summary="Record a stop of a work center",
 )
-def record_downtime(body: DowntimeIn, run: Command, actor: Floor) -> JSONResponse:
+async def record_downtime(body: DowntimeIn, run: Command, actor: Floor) -> JSONResponse:
     """A manual stop of a work center with its reason (planned or not, as the reason says),
     optionally of an order or operation running there. A work center is never recorded
     down twice for overlapping periods."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: execution.record_downtime(
             s,
@@ -300,13 +304,13 @@ def _correction(fact: str, reversal: Any) -> CorrectionOut:
     status_code=201,
     summary="Correct a recorded fact by reversing it",
 )
-def reverse_fact(
+async def reverse_fact(
     body: CorrectionIn, run: Command, actor: Annotated[Actor, require("supervisor", "quality")]
 ) -> JSONResponse:
     """Reverse one production report, material move, labour record or downtime, with a
     reason: a new entry with the negated quantity (or minutes) pointing at the original.
     A fact is reversed once; a reversal is never reversed. Record the right fact afterwards."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: execution.reverse_fact(s, ctx, body.fact, body.fact_id, body.reason),
         lambda reversal: _correction(body.fact, reversal),

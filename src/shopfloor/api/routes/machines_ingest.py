@@ -103,10 +103,10 @@ def _ingest(session: Session, ctx: CommandContext, body: SignalBatchIn) -> dict[
 
 
 @router.post("/machine-signals", response_model=IngestOut, summary="Store machine signals")
-def post_signals(body: SignalBatchIn, run: Command, actor: Integration) -> JSONResponse:
+async def post_signals(body: SignalBatchIn, run: Command, actor: Integration) -> JSONResponse:
     """A batch of JSON machine messages (the `shopfloor/json/…` format), mapped through the
     tag map and stored in one transaction; unmapped metrics are counted, not stored."""
-    return run(actor, lambda s, ctx: _ingest(s, ctx, body))
+    return await run(actor, lambda s, ctx: _ingest(s, ctx, body))
 
 
 def _tag_out(tag: Any, code: str) -> dict[str, Any]:
@@ -125,7 +125,7 @@ def get_tags(
 
 
 @router.post("/tag-map", response_model=list[TagOut], summary="Add or change tags")
-def post_tags(
+async def post_tags(
     body: Annotated[list[TagIn], Field(min_length=1, max_length=2000)],
     run: Command,
     actor: TagEditor,
@@ -139,16 +139,16 @@ def post_tags(
         codes = {t.equipment_id: c for t, c in tags.list_tags(session)}
         return [_tag_out(tag, codes[tag.equipment_id]) for tag in saved]
 
-    return run(actor, save)
+    return await run(actor, save)
 
 
 @router.delete("/tag-map/{tag_id}", summary="Remove a tag")
-def delete_tag(tag_id: IdPath, run: Command, actor: TagEditor) -> JSONResponse:
+async def delete_tag(tag_id: IdPath, run: Command, actor: TagEditor) -> JSONResponse:
     def remove(session: Session, ctx: CommandContext) -> dict[str, int]:
         tags.remove_tag(session, ctx, tag_id)
         return {"removed": tag_id}
 
-    return run(actor, remove)
+    return await run(actor, remove)
 
 
 @router.get("/machine-ingest/health", summary="Ingest health per equipment and edge node")

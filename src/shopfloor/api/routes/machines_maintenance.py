@@ -33,12 +33,12 @@ Planner = Annotated[Actor, require("supervisor", "planner")]
     status_code=201,
     summary="Put equipment under maintenance",
 )
-def start_maintenance(
+async def start_maintenance(
     code: CodePath, body: MaintenanceStartIn, run: Command, actor: Supervisor
 ) -> JSONResponse:
     """From `at` (default now) the equipment is under maintenance: a planned stop that
     leaves planned production time, and out of dispatch, until the maintenance ends."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: maintenance.put_under_maintenance(
             s, ctx, code, note=body.note, request_id=body.request_id, at=body.at
@@ -53,12 +53,12 @@ def start_maintenance(
     response_model=MaintenancePeriodOut,
     summary="End the maintenance of equipment",
 )
-def end_maintenance(
+async def end_maintenance(
     code: CodePath, run: Command, actor: Supervisor, body: MaintenanceEndIn | None = None
 ) -> JSONResponse:
     """The maintenance ends at `at` (default now); the equipment's open requests close."""
     when = body.at if body else None
-    return run(
+    return await run(
         actor,
         lambda s, ctx: maintenance.end_maintenance(s, ctx, code, at=when),
         MaintenancePeriodOut,
@@ -88,7 +88,7 @@ def maintenance_rules(session: ReadSession, actor: Planner) -> list[dict[str, An
     status_code=201,
     summary="Set up a maintenance rule",
 )
-def add_maintenance_rule(body: RuleIn, run: Command, actor: Planner) -> JSONResponse:
+async def add_maintenance_rule(body: RuleIn, run: Command, actor: Planner) -> JSONResponse:
     """Ask for maintenance when run hours, the cycle count, or stops of one reason within
     a window reach the threshold, measured since the last maintenance."""
 
@@ -105,7 +105,7 @@ def add_maintenance_rule(body: RuleIn, run: Command, actor: Planner) -> JSONResp
         )
         return next(v for v in maintenance.rule_views(session) if v["id"] == rule.id)
 
-    return run(actor, add, RuleOut, status_code=201)
+    return await run(actor, add, RuleOut, status_code=201)
 
 
 @router.post(
@@ -113,7 +113,7 @@ def add_maintenance_rule(body: RuleIn, run: Command, actor: Planner) -> JSONResp
     response_model=list[RequestOut],
     summary="Evaluate the maintenance rules now",
 )
-def evaluate_rules(
+async def evaluate_rules(
     run: Command, actor: Annotated[Actor, require("supervisor", "integration")]
 ) -> JSONResponse:
     """Measure every active rule; each due rule without an open request raises one (and a
@@ -123,4 +123,4 @@ def evaluate_rules(
         raised = {r.id for r in maintenance.evaluate_maintenance_rules(session, ctx)}
         return [r for r in maintenance.maintenance_requests(session, None) if r.id in raised]
 
-    return run(actor, evaluate, lambda rows: [RequestOut.model_validate(r) for r in rows])
+    return await run(actor, evaluate, lambda rows: [RequestOut.model_validate(r) for r in rows])

@@ -130,10 +130,10 @@ def unclassified_downtime(
     response_model=list[DowntimeOut],
     summary="Record the machines' stops of a period",
 )
-def detect_downtime(body: DetectIn, run: Command, actor: Detector) -> JSONResponse:
+async def detect_downtime(body: DetectIn, run: Command, actor: Detector) -> JSONResponse:
     """Every stop of the machines that started in the period and has ended becomes a
     downtime record without a reason. Running it again records nothing twice."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: service.detect_downtime(
             s, ctx, start=body.start, end=body.end, equipment_codes=body.equipment
@@ -148,12 +148,12 @@ def detect_downtime(body: DetectIn, run: Command, actor: Detector) -> JSONRespon
     status_code=201,
     summary="Give a stop its reason",
 )
-def classify_downtime(
+async def classify_downtime(
     downtime_id: IdPath, body: ClassifyIn, run: Command, actor: Floor
 ) -> JSONResponse:
     """Classify (or reclassify) a stop with a reason or detail of the reason tree; planned
     or not as the reason says. The record is reversed and a new one appended."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: service.classify_downtime(s, ctx, downtime_id, body.reason_code),
         status_code=201,
@@ -166,10 +166,12 @@ def classify_downtime(
     status_code=201,
     summary="Split a stop in two",
 )
-def split_downtime(downtime_id: IdPath, body: SplitIn, run: Command, actor: Floor) -> JSONResponse:
+async def split_downtime(
+    downtime_id: IdPath, body: SplitIn, run: Command, actor: Floor
+) -> JSONResponse:
     """Two causes in one stop: split it at a moment strictly inside, each piece with its
     own reason (or none yet)."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: service.split_downtime(
             s,
@@ -190,10 +192,10 @@ def split_downtime(downtime_id: IdPath, body: SplitIn, run: Command, actor: Floo
     status_code=201,
     summary="Merge touching stops",
 )
-def merge_downtime(body: MergeIn, run: Command, actor: Floor) -> JSONResponse:
+async def merge_downtime(body: MergeIn, run: Command, actor: Floor) -> JSONResponse:
     """One cause recorded as several stops: merge touching stops of one equipment, with
     the given reason or the one reason they share."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: service.merge_downtime(s, ctx, body.ids, reason_code=body.reason_code),
         status_code=201,

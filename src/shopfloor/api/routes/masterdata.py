@@ -46,10 +46,10 @@ Anyone = Annotated[Actor, require(*EVERY_ROLE)]
 
 
 @router.post("/uoms", response_model=UomOut, summary="Create or change a unit of measure")
-def upsert_uom(body: UomIn, run: Command, actor: Planner) -> JSONResponse:
+async def upsert_uom(body: UomIn, run: Command, actor: Planner) -> JSONResponse:
     """A unit (pcs, kg, m …) and the dimension it measures. The dimension of a unit that
     conversions already use cannot change (409)."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: masterdata.upsert_uom(
             s, ctx, code=body.code, name=body.name, dimension=body.dimension
@@ -67,11 +67,13 @@ def list_uoms(session: ReadSession, actor: Anyone) -> list[UnitOfMeasure]:
 @router.post(
     "/uom-conversions", response_model=UomConversionOut, summary="Record a unit conversion"
 )
-def upsert_uom_conversion(body: UomConversionIn, run: Command, actor: Planner) -> JSONResponse:
+async def upsert_uom_conversion(
+    body: UomConversionIn, run: Command, actor: Planner
+) -> JSONResponse:
     """`1 from_uom = factor * to_uom`, for every item (same dimension only: kg ↔ g) or for one
     item (across dimensions: 1 box = 12 pcs). The inverse direction is derived, never stored
     twice."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: masterdata.upsert_uom_conversion(
             s,
@@ -95,11 +97,11 @@ def upsert_uom_conversion(body: UomConversionIn, run: Command, actor: Planner) -
 
 
 @router.post("/equipment", response_model=EquipmentOut, summary="Create or change equipment")
-def upsert_equipment(body: EquipmentIn, run: Command, actor: Planner) -> JSONResponse:
+async def upsert_equipment(body: EquipmentIn, run: Command, actor: Planner) -> JSONResponse:
     """A node of the ISA-95 hierarchy: enterprise → site → area → line → work center →
     equipment. Each node sits exactly one level below its parent; only an enterprise has
     none. A calendar gives the node its shifts."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: masterdata.upsert_equipment(
             s,
@@ -138,10 +140,10 @@ def list_work_centers(session: ReadSession, actor: Anyone) -> list[queries.Equip
 
 
 @router.post("/items", response_model=ItemOut, summary="Create or change an item")
-def upsert_item(body: ItemIn, run: Command, actor: Planner) -> JSONResponse:
+async def upsert_item(body: ItemIn, run: Command, actor: Planner) -> JSONResponse:
     """The cached copy of an ERP item, with its unit, whether it is tracked by lot or serial
     number, and local attributes (line code, label template)."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: masterdata.upsert_item(
             s,
@@ -179,7 +181,7 @@ def get_item(code: CodePath, session: ReadSession, actor: Anyone) -> queries.Ite
 
 
 @router.post("/items/{code}/boms", response_model=BomOut, summary="Record a BOM version")
-def upsert_bom(code: CodePath, body: BomIn, run: Command, actor: Planner) -> JSONResponse:
+async def upsert_bom(code: CodePath, body: BomIn, run: Command, actor: Planner) -> JSONResponse:
     """A BOM version of the item: the components per `quantity` of it, with tolerances and
     approved substitutes. A recorded version never changes its composition (409: send a new
     version); only its effective window may move. Facts keep pointing at the version they
@@ -196,7 +198,7 @@ def upsert_bom(code: CodePath, body: BomIn, run: Command, actor: Planner) -> JSO
         )
         for line in body.lines
     ]
-    return run(
+    return await run(
         actor,
         lambda s, ctx: reads.bom_view(
             s,
@@ -225,7 +227,9 @@ def list_boms(code: CodePath, session: ReadSession, actor: Anyone) -> list[reads
 @router.post(
     "/items/{code}/routings", response_model=RoutingOut, summary="Record a routing version"
 )
-def upsert_routing(code: CodePath, body: RoutingIn, run: Command, actor: Planner) -> JSONResponse:
+async def upsert_routing(
+    code: CodePath, body: RoutingIn, run: Command, actor: Planner
+) -> JSONResponse:
     """A routing version of the item: its operations in order, each at a work center with
     setup and ideal cycle times and the skill an operator needs. Immutable like a BOM
     version: only the effective window may move."""
@@ -240,7 +244,7 @@ def upsert_routing(code: CodePath, body: RoutingIn, run: Command, actor: Planner
         )
         for op in body.operations
     ]
-    return run(
+    return await run(
         actor,
         lambda s, ctx: reads.routing_view(
             s,

@@ -52,9 +52,9 @@ Anyone = Annotated[Actor, require(*EVERY_ROLE)]
 
 
 @router.post("/skills", response_model=SkillOut, summary="Create or rename a skill")
-def upsert_skill(body: SkillIn, run: Command, actor: Planner) -> JSONResponse:
+async def upsert_skill(body: SkillIn, run: Command, actor: Planner) -> JSONResponse:
     """A skill an operation may require (e.g. soldering); people are certified for it."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: masterdata.upsert_skill(s, ctx, code=body.code, name=body.name),
         SkillOut,
@@ -70,11 +70,11 @@ def list_skills(session: ReadSession, actor: Anyone) -> list[Skill]:
 @router.post(
     "/certifications", response_model=CertificationOut, summary="Certify a person for a skill"
 )
-def grant_certification(body: CertificationIn, run: Command, actor: Planner) -> JSONResponse:
+async def grant_certification(body: CertificationIn, run: Command, actor: Planner) -> JSONResponse:
     """Certify a person (by user id or user name) for a skill from a date, until an expiry
     date or for good. Granting the same again changes nothing; a new expiry extends or
     shortens it. A revoked certification stays revoked: grant it with a new start date."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: reads.certification_view(
             s,
@@ -98,7 +98,7 @@ def grant_certification(body: CertificationIn, run: Command, actor: Planner) -> 
     response_model=list[CertificationOut],
     summary="Revoke a person's certification for a skill",
 )
-def revoke_certification(
+async def revoke_certification(
     certification_id: IdPath, body: RevokeIn, run: Command, actor: Planner
 ) -> JSONResponse:
     """Withdraw the certification, with a reason. This revokes every grant the person holds
@@ -111,7 +111,9 @@ def revoke_certification(
         )
         return [reads.certification_view(s, row, ctx.now.date()) for row in revoked]
 
-    return run(actor, revoke, lambda rows: [CertificationOut.model_validate(row) for row in rows])
+    return await run(
+        actor, revoke, lambda rows: [CertificationOut.model_validate(row) for row in rows]
+    )
 
 
 @router.get(
@@ -131,10 +133,10 @@ def certifications_of_user(
 
 
 @router.post("/calendars", response_model=CalendarOut, summary="Create or change a calendar")
-def upsert_calendar(body: CalendarIn, run: Command, actor: Planner) -> JSONResponse:
+async def upsert_calendar(body: CalendarIn, run: Command, actor: Planner) -> JSONResponse:
     """A shift calendar with its time zone (e.g. Europe/Berlin); shift start times are local
     times in it."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: masterdata.upsert_shift_calendar(
             s, ctx, code=body.code, name=body.name, timezone=body.timezone
@@ -150,12 +152,12 @@ def list_calendars(session: ReadSession, actor: Anyone) -> list[ShiftCalendar]:
 
 
 @router.post("/shifts", response_model=ShiftOut, summary="Create or change a shift pattern")
-def upsert_shift(body: ShiftIn, run: Command, actor: Planner) -> JSONResponse:
+async def upsert_shift(body: ShiftIn, run: Command, actor: Planner) -> JSONResponse:
     """A shift of a calendar: local start time, length in minutes, the weekdays it runs
     (0 = Monday) and its planned breaks, which lie inside the shift and do not overlap.
     Planned breaks are taken out of planned production time for OEE."""
     breaks = [BreakSpec(b.name, b.offset_minutes, b.minutes) for b in body.breaks]
-    return run(
+    return await run(
         actor,
         lambda s, ctx: masterdata.upsert_shift(
             s,
@@ -191,10 +193,10 @@ def list_shifts(
 
 
 @router.post("/crews", response_model=CrewOut, summary="Create or change a crew")
-def upsert_crew(body: CrewIn, run: Command, actor: Planner) -> JSONResponse:
+async def upsert_crew(body: CrewIn, run: Command, actor: Planner) -> JSONResponse:
     """A crew, the shift it works and its members by user name (the list replaces the
     previous members)."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: reads.crew_entry(
             s,
@@ -226,10 +228,12 @@ def list_crews(session: ReadSession, actor: Anyone) -> list[queries.CrewEntry]:
     response_model=DowntimeReasonOut,
     summary="Create or change a downtime reason",
 )
-def upsert_downtime_reason(body: DowntimeReasonIn, run: Command, actor: Planner) -> JSONResponse:
+async def upsert_downtime_reason(
+    body: DowntimeReasonIn, run: Command, actor: Planner
+) -> JSONResponse:
     """A node of the reason tree (category → reason → detail). `planned` marks planned
     stops (changeover, maintenance plan), which OEE does not count as a loss."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: masterdata.upsert_downtime_reason(
             s,
@@ -262,9 +266,9 @@ def reason_tree(session: ReadSession, actor: Anyone) -> list[queries.ReasonNode]
 @router.post(
     "/quality-codes", response_model=QualityCodeOut, summary="Create or change a quality code"
 )
-def upsert_quality_code(body: QualityCodeIn, run: Command, actor: Planner) -> JSONResponse:
+async def upsert_quality_code(body: QualityCodeIn, run: Command, actor: Planner) -> JSONResponse:
     """A scrap, defect or rework code, shared by every line so that analyses line up."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: masterdata.upsert_quality_code(
             s, ctx, code=body.code, name=body.name, kind=body.kind

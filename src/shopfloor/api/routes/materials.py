@@ -36,7 +36,7 @@ LotStatus = Literal["released", "on_hold", "quarantined", "consumed", "expired"]
 
 
 @router.post("/lots", response_model=LotOut, summary="Register a lot")
-def register_lot(
+async def register_lot(
     body: LotIn,
     run: Command,
     actor: Annotated[Actor, require("integration", "quality", "supervisor")],
@@ -44,7 +44,7 @@ def register_lot(
     """A lot of an item, received from ERP (goods receipt) or created on the floor, released,
     on hold or in quarantine from the start. Registering a known lot (same item and lot
     code) returns it unchanged."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: reads_floor.lot_entry(
             s,
@@ -85,7 +85,7 @@ def get_lot(lot_id: IdPath, session: ReadSession, actor: Anyone) -> dict[str, An
     response_model=LotOut,
     summary="Hold, quarantine or release a lot",
 )
-def set_lot_status(
+async def set_lot_status(
     lot_id: IdPath,
     body: LotStatusIn,
     run: Command,
@@ -93,7 +93,7 @@ def set_lot_status(
 ) -> JSONResponse:
     """Quality puts a lot on hold or in quarantine (it may then not be consumed) or releases
     it again, with a reason recorded in the audit trail."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: reads_floor.lot_entry(
             s, materials.set_lot_status(s, ctx, lot_id, body.status, body.reason).id
@@ -116,7 +116,7 @@ def lot_genealogy(
 
 
 @router.post("/serials", response_model=SerialOut, summary="Register a serial number")
-def register_serial(
+async def register_serial(
     body: SerialIn,
     run: Command,
     actor: Annotated[Actor, require("operator", "supervisor", "quality", "integration")],
@@ -135,7 +135,7 @@ def register_serial(
             order_id=body.order_id,
         )
 
-    return run(
+    return await run(
         actor,
         register,
         lambda row: SerialOut(

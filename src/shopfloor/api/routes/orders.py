@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from shopfloor.api import reads_floor
@@ -44,7 +45,7 @@ Planner = Annotated[Actor, require("supervisor", "planner")]
     summary="Receive a production order from ERP",
     responses={200: {"model": OrderOut, "description": "Already known: unchanged or updated"}},
 )
-def upsert_order(
+async def upsert_order(
     body: OrderIn,
     run: Command,
     runtime: RuntimeDep,
@@ -56,8 +57,8 @@ def upsert_order(
     the order is still queued. Answers 201 when the order is new, 200 when it was known.
     A new order from an origin the plant does not accept (`SHOPFLOOR_ORDER_ORIGIN`: erp, mes
     or both) is refused with 422, the problem naming the setting."""
-    known = reads_floor.order_received(runtime, body.erp_order_id)
-    return run(
+    known = await run_in_threadpool(reads_floor.order_received, runtime, body.erp_order_id)
+    return await run(
         actor,
         lambda s, ctx: order_queries.order_summary(
             s,
@@ -143,14 +144,14 @@ def order_moves(
     response_model=OrderOut,
     summary="Release an order to the floor",
 )
-def release_order(
+async def release_order(
     order_id: IdPath, run: Command, actor: Planner, body: ReleaseIn | None = None
 ) -> JSONResponse:
     """Dispatch a queued order and all its operations to their work centers. An order ERP
     has closed is never released; one ERP has not released yet needs a reason and is flagged
     in the exceptions inbox."""
     reason = body.reason if body else None
-    return run(
+    return await run(
         actor,
         lambda s, ctx: order_queries.order_summary(
             s, orders.release_to_floor(s, ctx, order_id, reason).id
@@ -160,10 +161,12 @@ def release_order(
 
 
 @router.post("/orders/{order_id}/abort", response_model=OrderOut, summary="Abort an order")
-def abort_order(order_id: IdPath, body: AbortIn, run: Command, actor: Planner) -> JSONResponse:
+async def abort_order(
+    order_id: IdPath, body: AbortIn, run: Command, actor: Planner
+) -> JSONResponse:
     """Stop the order for good, with a reason; its unfinished operations are aborted too.
     Facts already recorded stay; ERP keeps its own business status."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: order_queries.order_summary(
             s, orders.abort_order(s, ctx, order_id, body.reason).id
@@ -173,10 +176,10 @@ def abort_order(order_id: IdPath, body: AbortIn, run: Command, actor: Planner) -
 
 
 @router.post("/orders/{order_id}/complete", response_model=OrderOut, summary="Complete an order")
-def complete_order(order_id: IdPath, run: Command, actor: Planner) -> JSONResponse:
+async def complete_order(order_id: IdPath, run: Command, actor: Planner) -> JSONResponse:
     """Complete the order once every operation that was not aborted is completed. ERP is
     told the good quantity of the last operation and the scrap of every operation."""
-    return run(
+    return await run(
         actor,
         lambda s, ctx: order_queries.order_summary(
             s, execution.complete_order(s, ctx, order_id).id
