@@ -19,7 +19,12 @@ import pytest
 
 from shopfloor.integration.erp.ports import load_adapter
 from shopfloor.integration.erp.tryton import TrytonAdapter
-from shopfloor.integration.erp.tryton_ledger import Ledger, facts_of, target
+from shopfloor.integration.erp.tryton_ledger import (
+    Ledger,
+    facts_of,
+    missing_for_completion,
+    target,
+)
 from shopfloor.integration.messages import Outcome, Outgoing
 from tests.support.tryton import tryton  # noqa: F401 - the fixture
 
@@ -159,3 +164,25 @@ def test_what_a_message_means_for_the_production_is_computed_from_the_ledger():
     assert goal.cycles == {10: [Decimal(55)]}
     planned = target(ledger, "WS-100", 30, final=False)
     assert planned.inputs == {("CABLE", "CBL-0217"): 20, ("CABLE", None): 20}
+
+
+def test_a_completion_waits_for_facts_whose_sums_cancel_out():
+    """Pure: a consumption and a return of the same quantity still on their way leave the
+    net consumption right; the completion's fact counts still tell they are missing."""
+    order = "MO-1"
+    consume = [consumed(order, "PACKAGING", "1") for _ in range(3)]
+    back = event("material.returned", order, {"quantity": "1"}, item="PACKAGING")
+    completion = event(
+        "work_order.completed", order,
+        {"good": "0", "scrap": "0", "components": [{"item": "PACKAGING", "consumed": "2"}],
+         "facts": {"consume": 3, "return": 1, "good": 0, "scrap": 0, "labour": 0,
+                   "unlabour": 0}},
+    )  # fmt: skip
+    ledger = Ledger(order)
+    for message in (consume[0], consume[1], completion):
+        ledger.add(facts_of(message.body))
+    gaps = missing_for_completion(Ledger.loads(ledger.dumps()), 10)
+    assert gaps == ["2 of 3 consume facts", "0 of 1 return facts"]
+    for message in (consume[2], back):
+        ledger.add(facts_of(message.body))
+    assert missing_for_completion(ledger, 10) == []

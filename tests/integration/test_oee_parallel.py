@@ -28,7 +28,12 @@ from shopfloor.kernel.context import CommandContext
 from shopfloor.kernel.errors import RuleViolation
 from shopfloor.machines import maintenance, oee_parallel
 from shopfloor.machines import oee_queries as queries
-from shopfloor.machines.oee_parallel import OeeWorkerError, shareable_url, tallies_in_workers
+from shopfloor.machines.oee_parallel import (
+    OeeWorkerError,
+    shareable_url,
+    start_workers,
+    tallies_in_workers,
+)
 from shopfloor.machines.oee_tallies import GroupTallies
 from shopfloor.machines.signal_blocks_seal import seal_signals
 from shopfloor.machines.signals_queries import SignalRow, store_signals
@@ -201,6 +206,22 @@ def test_worker_processes_give_the_very_rows_of_the_in_process_recompute(
     for group_by in GROUPINGS:
         alone = queries.oee(session, **WINDOW, group_by=group_by)
         assert published(alone) == published(here[tuple(group_by)]), group_by
+
+
+def oee_workers() -> set[int]:
+    return {c.pid for c in multiprocessing.active_children() if c.name == "oee-worker" and c.pid}
+
+
+def test_workers_started_ahead_serve_the_next_recompute(session: Session, plant: list[str]) -> None:
+    """What a server does as it starts: the recompute then uses those very processes."""
+    assert start_workers(1) == 0
+    assert start_workers(None) == 2
+    ready = oee_workers()
+    assert len(ready) >= 2
+    here = queries.oee(session, **WINDOW, group_by=["equipment", "shift"], workers=1)
+    shared = queries.oee(session, **WINDOW, group_by=["equipment", "shift"], workers=3)
+    assert published(shared) == published(here)
+    assert oee_workers() == ready  # none started for the recompute, none lost
 
 
 def test_a_plant_error_in_a_worker_is_raised_as_in_process(

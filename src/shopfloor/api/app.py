@@ -29,6 +29,7 @@ from shopfloor.api.routes import (
 )
 from shopfloor.audit import service as audit_service
 from shopfloor.bootstrap import Runtime
+from shopfloor.machines.oee_parallel import start_workers
 from shopfloor.platform.logging import logger
 
 API_PREFIX = "/api/v1"
@@ -100,6 +101,12 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
         sealer = AuditSealer(runtime, runtime.settings.audit_seal_seconds)
         if background:
             sealer.start()
+            threading.Thread(  # ready before the first recompute asks for them
+                target=start_workers,
+                args=(runtime.settings.oee_workers,),
+                name="oee-workers-start",
+                daemon=True,
+            ).start()
         yield
         if background:
             sealer.stop()

@@ -78,7 +78,12 @@ def oee(
     with runtime_for(settings) as runtime, plant_errors(), runtime.sessions() as session:
         first, last = _window(session, start, end, equipment)
         rows = queries.oee(
-            session, start=first, end=last, group_by=by.split(","), equipment_codes=equipment
+            session,
+            start=first,
+            end=last,
+            group_by=by.split(","),
+            equipment_codes=equipment,
+            workers=settings.oee_workers,
         )
         plain = [queries.as_plain(row) for row in rows]
     if as_json:

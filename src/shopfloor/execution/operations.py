@@ -14,6 +14,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
 from shopfloor.execution import domain
+from shopfloor.execution.queries import fact_counts
 from shopfloor.execution.scope import (
     OrderScope,
     operation_scope,
@@ -190,8 +191,10 @@ def complete_order(session: Session, ctx: CommandContext, order_id: int) -> Prod
 
     The event carries the good quantity of the last live operation (what goes to stock),
     the scrap of every operation, each operation's totals, and the net consumption per
-    component and the labour minutes: a receiver that got the facts out of order can tell
-    whether it holds all of them before it closes the order.
+    component, the labour minutes and how many facts of each kind the order has: a
+    receiver that got the facts out of order can tell whether it holds all of them before
+    it closes the order (sums alone can hide a fact: a consumption and a return of the same
+    quantity still on their way).
     """
     scope = order_scope(session, order_id)
     operations = orders.operations_of(session, order_id)
@@ -232,6 +235,7 @@ def complete_order(session: Session, ctx: CommandContext, order_id: int) -> Prod
                 _LABOUR_MINUTES(session, order_id=order_id).values(),
                 Decimal(0),
             ),
+            "facts": fact_counts(session, order_id),
         },
     )
     return scope.order

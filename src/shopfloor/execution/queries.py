@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import literal, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from shopfloor.execution import domain
@@ -275,3 +275,33 @@ def operation_events(session: Session, order_id: int) -> list[OperationEventRow]
         )
         for event, operation_no, center, username in rows
     ]
+
+
+def fact_counts(session: Session, order_id: int) -> dict[str, int]:
+    """How many facts of each kind the order has, reversals included, as its events tell
+    them: consume and return moves, good and scrap reports, labour records ("labour") and
+    their reversals ("unlabour"). Sums can hide a missing fact (a consumption and a return
+    of the same quantity, a fact and its reversal); counts cannot."""
+    counts = dict.fromkeys(("consume", "return", "good", "scrap", "labour", "unlabour"), 0)
+    moves = session.execute(
+        select(MaterialMove.kind, func.count())
+        .where(MaterialMove.order_id == order_id, MaterialMove.kind.in_(("consume", "return")))
+        .group_by(MaterialMove.kind)
+    )
+    reports = session.execute(
+        select(ProductionReport.kind, func.count())
+        .where(ProductionReport.order_id == order_id, ProductionReport.kind.in_(("good", "scrap")))
+        .group_by(ProductionReport.kind)
+    )
+    reversed_labour = LaborRecord.reverses_id.is_not(None)
+    labour = session.execute(
+        select(reversed_labour, func.count())
+        .where(LaborRecord.order_id == order_id)
+        .group_by(reversed_labour)
+    )
+    for kind, count in [*moves, *reports]:
+        counts[kind] = count
+    for is_reversal, count in labour:
+        counts["unlabour" if is_reversal else "labour"] = count
+    return counts
+

@@ -198,12 +198,8 @@ class WorkerPool:
         nobody waits for), one recompute at a time; after a worker failed or died, every
         worker is let go (the next recompute starts new ones)."""
         with self._lock:
-            self._workers = [worker for worker in self._workers if not worker.ended]
-            missing = [
-                _Worker(self._context, self._claims) for _ in range(workers - len(self._workers))
-            ]
+            missing = self._missing(workers)
             if missing:
-                self._workers += missing
                 starter = threading.Thread(
                     target=_start, args=(missing,), name="oee-workers", daemon=True
                 )
@@ -219,6 +215,22 @@ class WorkerPool:
                 raise
             finally:
                 self._claims.close(job.number)
+
+    def start(self, workers: int) -> None:
+        """Have `workers` workers running, those missing started now: a server at start-up,
+        so that its first recompute need not wait for them."""
+        with self._lock:
+            _start(self._missing(workers))
+
+    def _missing(self, workers: int) -> list[_Worker]:
+        """New workers for those missing of `workers` (one that ended is let go), not
+        started yet."""
+        self._workers = [worker for worker in self._workers if not worker.ended]
+        missing = [
+            _Worker(self._context, self._claims) for _ in range(workers - len(self._workers))
+        ]
+        self._workers += missing
+        return missing
 
     def _sent(self, number: int, share: Share, workers: int) -> list[_Worker]:
         """The first `workers` workers, each sent the recompute; one that has ended since

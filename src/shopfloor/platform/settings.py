@@ -39,6 +39,13 @@ class Settings(BaseSettings):
         "thread; more wait their turn. A few threads serve the most: threads taking turns at "
         "Python's interpreter lock cost more than they overlap waiting for the database.",
     )
+    oee_workers: int = Field(
+        default=0,
+        ge=0,
+        description="Processes that share a large OEE recompute (8 equipment or more over "
+        "more than a day), this one included: 0 one per core, 1 none besides this one. A "
+        "server starts them as it starts and keeps them.",
+    )
     session_hours: float = Field(default=12.0, description="Lifetime of a sign-in session.")
     lockout_attempts: int = Field(default=5, description="Failed sign-ins before a lockout.")
     lockout_minutes: int = Field(default=15, description="How long a locked account waits.")

@@ -57,6 +57,7 @@ def _window(session: Any, start: Any, end: Any, equipment: list[str] | None) -> 
 @router.get("/oee", response_model=list[OeeRowOut], summary="OEE, six big losses and TEEP")
 def oee(
     session: ReadSession,
+    runtime: RuntimeDep,
     actor: Reader,
     start: Start = None,
     end: End = None,
@@ -76,7 +77,12 @@ def oee(
     production nor downtime; a ratio without a denominator is null."""
     first, last = _window(session, start, end, equipment)
     rows = queries.oee(
-        session, start=first, end=last, group_by=group_by.split(","), equipment_codes=equipment
+        session,
+        start=first,
+        end=last,
+        group_by=group_by.split(","),
+        equipment_codes=equipment,
+        workers=runtime.settings.oee_workers,
     )
     return [queries.as_plain(row) for row in rows]
 

@@ -21,7 +21,7 @@ Stock rules (Tryton's production model):
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -140,6 +140,8 @@ def fact_of(event: Mapping[str, Any]) -> Fact | None:
             }
         if "labour_minutes" in payload:
             totals["labour_minutes"] = str(_number(payload["labour_minutes"]))
+        if isinstance(payload.get("facts"), Mapping):
+            totals["facts"] = {str(k): int(v) for k, v in payload["facts"].items()}
         return Fact(**base, kind="complete", totals=totals)
     return Fact(**base, kind="none")
 
@@ -284,6 +286,10 @@ def missing_for_completion(ledger: Ledger, last_operation: int | None) -> list[s
         minutes = sum((sum(m, Decimal(0)) for m in cycles(ledger).values()), Decimal(0))
         if minutes != Decimal(totals["labour_minutes"]):
             gaps.append(f"labour {_plain(minutes)} of {_plain(totals['labour_minutes'])} minutes")
+    held_facts = Counter(f.kind for f in ledger.facts.values())
+    for kind, count in (totals.get("facts") or {}).items():  # sums can cancel out; counts not
+        if held_facts[kind] < count:
+            gaps.append(f"{held_facts[kind]} of {count} {kind} facts")
     return gaps
 
 
