@@ -304,4 +304,3 @@ def fact_counts(session: Session, order_id: int) -> dict[str, int]:
     for is_reversal, count in labour:
         counts["unlabour" if is_reversal else "labour"] = count
     return counts
-
