@@ -18,6 +18,7 @@ from shopfloor.machines.domain import (
     derive_intervals,
 )
 from shopfloor.machines.ingest import Reading, ingest_batch
+from shopfloor.machines.signal_copy import COLUMNS, encoded
 from shopfloor.machines.signals_queries import SignalRow, machine_history, store_signals
 from shopfloor.machines.tables import (
     MchEquipmentProfile,
@@ -167,3 +168,41 @@ def test_machine_history_feeds_the_state_rules(session: Session) -> None:
     down = [i for i in timeline.intervals if i.state is EquipmentState.DOWN]
     assert len(down) == 1 and down[0].duration_ms == 340_000
     assert machine_history(session, start=start, end=end)[0].equipment == "M1"
+
+
+def test_rows_encoded_ahead_for_copy_are_stored_as_they_are(session: Session) -> None:
+    """The COPY bytes made on the decoding thread (`signal_copy`) hold every kind of value
+    exactly — NULLs, text beyond ASCII, fractions, historical flags, microseconds — on
+    PostgreSQL; SQLite stores the same rows its own way. Re-sent, the batch is all
+    duplicates, through the staging table."""
+    ids = make_line(session, "L1", ["M1", "M2"])
+    odd = T0 + timedelta(microseconds=123_457)
+    rows = [
+        _row(ids["M1"], "state", "state", 1, num=2.0),
+        _row(ids["M1"], "product", "context", 1, text="Gehäuse Ø12 — 型号"),
+        _row(ids["M2"], "temperature", "value", 2, num=-0.1 + 0.2, historical=True),
+        SignalRow(
+            ids["M2"],
+            "total",
+            "total",
+            odd,
+            odd + timedelta(hours=1),
+            1e15,
+            None,
+            False,
+            "sparkplug",
+        ),
+        _row(ids["M2"], "note", "value", 3),  # neither a number nor a text
+    ]
+    result = store_signals(session, rows, encoded(rows[:3]))
+    again = store_signals(session, rows, encoded(rows[:3]))
+    session.commit()
+    assert (result.inserted, again.duplicates) == (5, 5)
+    stored = session.execute(
+        select(*(getattr(MchSignal, c) for c in SignalRow._fields)).order_by(MchSignal.metric)
+    ).all()
+    assert sorted(stored, key=lambda r: r.metric) == sorted(rows, key=lambda r: r.metric)
+
+
+def test_the_copy_encoder_knows_the_columns_of_a_signal_row() -> None:
+    assert SignalRow._fields == COLUMNS

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shopfloor.kernel.clock import utc_now
+from shopfloor.machines.signal_copy import Encoded
 from shopfloor.machines.signal_store import SignalRow, store_signals
 from shopfloor.machines.signals_queries import DEATH_METRIC
 from shopfloor.machines.sparkplug import SOURCE as SPARKPLUG
@@ -61,8 +62,10 @@ def ingest_batch(
     *,
     tag_map: TagMap | None = None,
     sparkplug: Outcome | None = None,
+    ready: Encoded | None = None,
 ) -> IngestResult:
-    """Map, store and count one batch; the caller commits (and then acknowledges)."""
+    """Map, store and count one batch; the caller commits (and then acknowledges).
+    `ready`: the Sparkplug rows in PostgreSQL's COPY format already (`signal_copy`)."""
     tags = tag_map if tag_map is not None else load_tag_map(session)
     rows: list[SignalRow] = list(sparkplug.rows) if sparkplug else []
     unmapped = sparkplug.unmapped if sparkplug else 0
@@ -81,7 +84,9 @@ def ingest_batch(
         else:
             rows.append(row)
     deaths = _death_rows(tags, sparkplug) if sparkplug else []
-    stored = store_signals(session, rows + [row for row, _ in deaths])
+    if ready is not None and (sparkplug is None or ready.count != len(sparkplug.rows)):
+        ready = None  # not these rows: encoded again
+    stored = store_signals(session, rows + [row for row, _ in deaths], ready)
     for row, cause in deaths:
         _mark_stale(session, row, cause)
     if sparkplug:

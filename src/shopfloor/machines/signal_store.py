@@ -27,10 +27,11 @@ before the insert; a batch without late samples costs one pass over its device t
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -39,12 +40,16 @@ from sqlalchemy.orm import Session
 
 from shopfloor.kernel.clock import utc_now
 from shopfloor.machines.signal_blocks import drop_late_blocks, late_days, lock_equipment
+from shopfloor.machines.signal_copy import Encoded, copy_data
 from shopfloor.machines.tables import (
     MchEquipmentProfile,
     MchIngestStat,
     MchMetricCurrent,
     MchSignal,
 )
+from shopfloor.masterdata.tables import Equipment
+
+T = TypeVar("T")
 
 DEFAULT_SKEW_TOLERANCE = timedelta(seconds=5)
 
@@ -87,22 +92,26 @@ class _Tally:
     last_seen: datetime | None = None
 
 
-def store_signals(session: Session, rows: Sequence[SignalRow]) -> StoreResult:
+def store_signals(
+    session: Session, rows: Sequence[SignalRow], ready: Encoded | None = None
+) -> StoreResult:
     """Store a batch of samples, drop and count duplicates, keep current values and the
-    per-equipment ingest statistics (received, duplicates, out of order, skew)."""
+    per-equipment ingest statistics (received, duplicates, out of order, skew). `ready`:
+    the first rows in PostgreSQL's COPY format already (`signal_copy.encoded`)."""
     if not rows:
         return StoreResult(0, 0)
     equipment = {r.equipment_id for r in rows}
-    latest_stored = _last_device_times(session, equipment)
-    tolerance_ms = _skew_tolerances_ms(session, equipment)
-    tallies, newest = _tally(rows, latest_stored, tolerance_ms)
+    latest_stored, tolerance_ms = _stored_state(session, equipment)
     now = utc_now()
     late = late_days(rows, now)  # samples for days that may be sealed: none, mostly
     if late:
         lock_equipment(session, late, exclusive=False)
     if session.get_bind().dialect.name == "postgresql":
-        inserted = _insert_postgresql(session, rows)
+        inserted, (tallies, newest) = _insert_postgresql(
+            session, rows, partial(_tally, rows, latest_stored, tolerance_ms), ready
+        )
     else:
+        tallies, newest = _tally(rows, latest_stored, tolerance_ms)
         inserted = _insert_generic(session, rows)
     if late:
         drop_late_blocks(session, late, inserted, now)
@@ -121,25 +130,22 @@ def store_signals(session: Session, rows: Sequence[SignalRow]) -> StoreResult:
     )
 
 
-def _last_device_times(session: Session, equipment: set[int]) -> dict[int, datetime]:
+def _stored_state(
+    session: Session, equipment: set[int]
+) -> tuple[dict[int, datetime], dict[int, float]]:
+    """Per equipment, in one round trip: the newest device time stored, and the clock skew
+    tolerance in milliseconds (the default where the equipment has no profile)."""
     found = session.execute(
-        select(MchIngestStat.equipment_id, MchIngestStat.last_device_time).where(
-            MchIngestStat.equipment_id.in_(equipment), MchIngestStat.last_device_time.is_not(None)
-        )
-    ).all()
-    return {e: t for e, t in found if t is not None}
-
-
-def _skew_tolerances_ms(session: Session, equipment: set[int]) -> dict[int, float]:
-    found = session.execute(
-        select(MchEquipmentProfile.equipment_id, MchEquipmentProfile.skew_tolerance_s).where(
-            MchEquipmentProfile.equipment_id.in_(equipment)
-        )
+        select(Equipment.id, MchIngestStat.last_device_time, MchEquipmentProfile.skew_tolerance_s)
+        .outerjoin(MchIngestStat, MchIngestStat.equipment_id == Equipment.id)
+        .outerjoin(MchEquipmentProfile, MchEquipmentProfile.equipment_id == Equipment.id)
+        .where(Equipment.id.in_(equipment))
     ).all()
     default = DEFAULT_SKEW_TOLERANCE.total_seconds() * 1000
+    latest = {e: t for e, t, _ in found if t is not None}
     tolerances = dict.fromkeys(equipment, default)
-    tolerances.update({e: s * 1000 for e, s in found})
-    return tolerances
+    tolerances.update({e: s * 1000 for e, _, s in found if s is not None})
+    return latest, tolerances
 
 
 def _tally(
@@ -216,25 +222,46 @@ def _copy(cursor: Any, table: str, columns: Sequence[str], rows: Iterable[tuple[
 _COLUMNS = SignalRow._fields
 
 
-def _insert_postgresql(session: Session, rows: Sequence[SignalRow]) -> Counter[int]:
+def _copy_signals(cursor: Any, table: str, data: bytes, meanwhile: Callable[[], T]) -> T:
+    """COPY finished bytes (`signal_copy`) into mch_signal or its stage; `meanwhile` runs
+    once they are sent, while PostgreSQL takes them in."""
+    with cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(data)
+        return meanwhile()
+
+
+def _insert_postgresql(
+    session: Session,
+    rows: Sequence[SignalRow],
+    meanwhile: Callable[[], T],
+    ready: Encoded | None = None,
+) -> tuple[Counter[int], T]:
     """Optimistic: COPY straight into mch_signal under a savepoint — re-deliveries are rare.
     If any row is a duplicate the savepoint is rolled back and the batch goes the safe way:
-    COPY into a staging table, then one INSERT … ON CONFLICT DO NOTHING."""
+    COPY into a staging table, then one INSERT … ON CONFLICT DO NOTHING. `meanwhile` runs
+    while PostgreSQL takes the rows in (`_copy`); its result comes back with the counts."""
     import psycopg
 
     raw = _raw(session)
+    data = copy_data(rows, ready)
+    done: list[T] = []
+
+    def remembered() -> T:
+        done.append(meanwhile())
+        return done[0]
+
     with raw.cursor() as cursor:
         try:
             with raw.transaction():  # a savepoint inside the session's transaction
-                _copy(cursor, "mch_signal", _COLUMNS, rows)
-            return Counter(r.equipment_id for r in rows)
+                _copy_signals(cursor, "mch_signal", data, remembered)
+            return Counter(r.equipment_id for r in rows), done[0]
         except psycopg.errors.UniqueViolation:
             pass
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
             f"(LIKE mch_signal INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
-        _copy(cursor, _STAGE, _COLUMNS, rows)
+        _copy_signals(cursor, _STAGE, data, lambda: None)
         columns = ", ".join(_COLUMNS)
         cursor.execute(
             f"WITH moved AS (INSERT INTO mch_signal ({columns}) SELECT {columns} FROM {_STAGE} "
@@ -243,7 +270,7 @@ def _insert_postgresql(session: Session, rows: Sequence[SignalRow]) -> Counter[i
         )
         inserted = Counter({e: n for e, n in cursor.fetchall()})
         cursor.execute(f"TRUNCATE {_STAGE}")
-    return inserted
+    return inserted, done[0] if done else meanwhile()
 
 
 def _insert_generic(session: Session, rows: Sequence[SignalRow]) -> Counter[int]:
@@ -263,6 +290,9 @@ def _insert_generic(session: Session, rows: Sequence[SignalRow]) -> Counter[int]
 def _update_current(session: Session, newest: Iterable[SignalRow]) -> None:
     """Upsert the newest live sample per metric unless a newer one (or a death after it)
     is recorded already."""
+    if session.get_bind().dialect.name == "postgresql":
+        _update_current_postgresql(session, newest)
+        return
     values = [
         {
             "equipment_id": r.equipment_id,
@@ -278,12 +308,7 @@ def _update_current(session: Session, newest: Iterable[SignalRow]) -> None:
     ]
     if not values:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        _update_current_postgresql(session, values)
-        return
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(MchMetricCurrent)
+    statement = sqlite_insert(MchMetricCurrent)
     current = MchMetricCurrent.__table__.c
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
@@ -302,12 +327,15 @@ def _update_current(session: Session, newest: Iterable[SignalRow]) -> None:
     session.execute(statement, values)
 
 
-_CURRENT = ("equipment_id", "metric", "kind", "device_time", "received_at", "num_value",
-            "text_value")  # fmt: skip
+_CURRENT = SignalRow._fields[:7]  # equipment_id … text_value: a current value's columns
 
 
-def _update_current_postgresql(session: Session, values: list[dict[str, Any]]) -> None:
-    """The same upsert as below, fed by COPY: thousands of metrics per batch."""
+def _update_current_postgresql(session: Session, newest: Iterable[SignalRow]) -> None:
+    """The same upsert as `_update_current`'s, fed by COPY: thousands of metrics per batch
+    (a SignalRow begins with the columns of a current value)."""
+    rows = [row[: len(_CURRENT)] for row in newest]
+    if not rows:
+        return
     stage = "mch_metric_current_stage"
     columns = ", ".join(_CURRENT)
     with _raw(session).cursor() as cursor:
@@ -315,19 +343,16 @@ def _update_current_postgresql(session: Session, values: list[dict[str, Any]]) -
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
             f"(LIKE mch_metric_current INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
-        _copy(cursor, stage, _CURRENT, (
-            tuple(float(v[c]) if c == "num_value" and v[c] is not None else v[c] for c in _CURRENT)
-            for v in values
-        ))  # fmt: skip
-        cursor.execute(
+        _copy(cursor, stage, _CURRENT, rows)
+        cursor.execute(  # both in one round trip (no parameters: simple query protocol)
             f"INSERT INTO mch_metric_current AS c ({columns}) SELECT {columns} FROM {stage} "
             "ON CONFLICT (equipment_id, metric) DO UPDATE SET kind = excluded.kind, "
             "device_time = excluded.device_time, received_at = excluded.received_at, "
             "num_value = excluded.num_value, text_value = excluded.text_value, "
             "stale_since = NULL WHERE excluded.device_time >= c.device_time "
-            "AND (c.stale_since IS NULL OR excluded.device_time >= c.stale_since)"
+            "AND (c.stale_since IS NULL OR excluded.device_time >= c.stale_since); "
+            f"TRUNCATE {stage}"
         )
-        cursor.execute(f"TRUNCATE {stage}")
 
 
 def _update_stats(session: Session, tallies: Mapping[int, _Tally]) -> None:

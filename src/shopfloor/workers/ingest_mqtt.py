@@ -33,11 +33,14 @@ from shopfloor.kernel.clock import utc_now
 from shopfloor.kernel.errors import ShopfloorError
 from shopfloor.machines import json_format
 from shopfloor.machines.ingest import IngestResult, Reading, ingest_batch
+from shopfloor.machines.signal_copy import Encoded, encoded
 from shopfloor.machines.sparkplug import NAMESPACE, Outcome, SparkplugHost
 from shopfloor.machines.tag_map import TagMap, load_tag_map, tag_map_version
 from shopfloor.platform.logging import logger
 
 log = logger("shopfloor.ingest.mqtt")
+# a batch as decoded: its messages, JSON readings, Sparkplug outcome, rows in COPY format
+Decoded = tuple[list["_Message"], list[Reading], Outcome, Encoded | None]
 
 TOPICS = (f"{NAMESPACE}/#", f"{json_format.TOPIC_PREFIX}#")
 
@@ -103,9 +106,8 @@ class MqttIngestWorker:
         self.connected = threading.Event()
         self._inbox: deque[_Message] = deque()
         self._arrived = threading.Condition()
-        self._to_store: queue.Queue[tuple[list[_Message], list[Reading], Outcome] | None] = (
-            queue.Queue(maxsize=1)
-        )
+        self._to_store: queue.Queue[Decoded | None] = queue.Queue(maxsize=1)
+        self._copies = runtime.engine.dialect.name == "postgresql"  # rows stored by COPY
         self._tags, self._tags_checked = self._load_tags(), time.monotonic()
         self.host = SparkplugHost(self._tags)
         self.client = self._client()
@@ -197,7 +199,7 @@ class MqttIngestWorker:
             count = min(len(self._inbox), self.settings.batch_messages)
             return [self._inbox.popleft() for _ in range(count)]
 
-    def _decode(self, batch: list[_Message]) -> tuple[list[_Message], list[Reading], Outcome]:
+    def _decode(self, batch: list[_Message]) -> Decoded:
         self._refresh_tags()
         outcome = Outcome()
         readings: list[Reading] = []
@@ -216,15 +218,16 @@ class MqttIngestWorker:
         for topic, payload in outcome.commands:
             self.client.publish(topic, payload, qos=1)  # survives a reconnect
             log.info("sparkplug rebirth requested", topic=topic)
-        return batch, readings, outcome
+        ready = encoded(outcome.rows) if self._copies else None  # the storing thread waits
+        return batch, readings, outcome, ready
 
     def _write_loop(self) -> None:
         while True:
             item = self._to_store.get()
             if item is None:
                 return
-            batch, readings, outcome = item
-            result = self._store(readings, outcome)
+            batch, readings, outcome, ready = item
+            result = self._store(readings, outcome, ready)
             committed = time.time()
             for message in batch:
                 if message.qos > 0:
@@ -233,7 +236,9 @@ class MqttIngestWorker:
             if self.on_batch is not None:
                 self.on_batch(BatchReport(len(batch), result, committed, outcome.stamps_ms))
 
-    def _store(self, readings: list[Reading], outcome: Outcome) -> IngestResult:
+    def _store(
+        self, readings: list[Reading], outcome: Outcome, ready: Encoded | None
+    ) -> IngestResult:
         """Store and commit, retrying until the database takes it (unacknowledged messages
         would come back anyway, but retrying keeps the stream's order)."""
         pause = 0.5
@@ -241,7 +246,7 @@ class MqttIngestWorker:
             try:
                 with self.runtime.unit_of_work() as uow:
                     result = ingest_batch(uow.session, readings, tag_map=self._tags,
-                                          sparkplug=outcome)  # fmt: skip
+                                          sparkplug=outcome, ready=ready)  # fmt: skip
                     uow.commit()
                 return result
             except Exception:
