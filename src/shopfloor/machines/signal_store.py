@@ -107,17 +107,20 @@ def store_signals(
     if late:
         lock_equipment(session, late, exclusive=False)
     if session.get_bind().dialect.name == "postgresql":
-        inserted, (tallies, newest) = _insert_postgresql(
-            session, rows, partial(_tally, rows, latest_stored, tolerance_ms), ready
+        inserted, (tallies, current) = _insert_postgresql(
+            session, rows, partial(_tally_for_copy, rows, latest_stored, tolerance_ms), ready
         )
+        if late:
+            drop_late_blocks(session, late, inserted, now)
+        _update_current_postgresql(session, current)
     else:
         tallies, newest = _tally(rows, latest_stored, tolerance_ms)
         inserted = _insert_generic(session, rows)
-    if late:
-        drop_late_blocks(session, late, inserted, now)
+        if late:
+            drop_late_blocks(session, late, inserted, now)
+        _update_current(session, newest.values())
     for equipment_id, count in inserted.items():
         tallies[equipment_id].inserted = count
-    _update_current(session, newest.values())
     _update_stats(session, tallies)
     total_inserted = sum(inserted.values())
     duplicates = {e: t.received - t.inserted for e, t in tallies.items() if t.received > t.inserted}
@@ -195,28 +198,22 @@ def _tally(
     return tallies, newest
 
 
+def _tally_for_copy(
+    rows: Sequence[SignalRow],
+    latest_stored: dict[int, datetime],
+    tolerance_ms: dict[int, float],
+) -> tuple[dict[int, _Tally], bytes | None]:
+    """`_tally`, with the newest samples as COPY data (None: there are none)."""
+    tallies, newest = _tally(rows, latest_stored, tolerance_ms)
+    return tallies, copy_data(list(newest.values())) if newest else None
+
+
 _STAGE = "mch_signal_stage"
 
 
 def _raw(session: Session) -> Any:
     """The psycopg connection under the session, inside the session's transaction."""
     return session.connection().connection.driver_connection
-
-
-_PG_TYPES = {
-    "equipment_id": "int4", "metric": "varchar", "device_time": "timestamptz", "kind": "varchar",
-    "received_at": "timestamptz", "num_value": "float8", "text_value": "varchar",
-    "historical": "bool", "source": "varchar",
-}  # fmt: skip
-
-
-def _copy(cursor: Any, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
-    """Binary COPY (several times faster than text for times and numbers)."""
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types([_PG_TYPES[c] for c in columns])
-        write = copy.write_row
-        for row in rows:
-            write(row)
 
 
 _COLUMNS = SignalRow._fields
@@ -239,7 +236,8 @@ def _insert_postgresql(
     """Optimistic: COPY straight into mch_signal under a savepoint — re-deliveries are rare.
     If any row is a duplicate the savepoint is rolled back and the batch goes the safe way:
     COPY into a staging table, then one INSERT … ON CONFLICT DO NOTHING. `meanwhile` runs
-    while PostgreSQL takes the rows in (`_copy`); its result comes back with the counts."""
+    while PostgreSQL takes the rows in (`_copy_signals`); its result comes back with the
+    counts."""
     import psycopg
 
     raw = _raw(session)
@@ -257,10 +255,7 @@ def _insert_postgresql(
             return Counter(r.equipment_id for r in rows), done[0]
         except psycopg.errors.UniqueViolation:
             pass
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
-            f"(LIKE mch_signal INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
+        _create_stage(cursor)
         _copy_signals(cursor, _STAGE, data, lambda: None)
         columns = ", ".join(_COLUMNS)
         cursor.execute(
@@ -289,10 +284,7 @@ def _insert_generic(session: Session, rows: Sequence[SignalRow]) -> Counter[int]
 
 def _update_current(session: Session, newest: Iterable[SignalRow]) -> None:
     """Upsert the newest live sample per metric unless a newer one (or a death after it)
-    is recorded already."""
-    if session.get_bind().dialect.name == "postgresql":
-        _update_current_postgresql(session, newest)
-        return
+    is recorded already (SQLite; PostgreSQL: `_update_current_postgresql`)."""
     values = [
         {
             "equipment_id": r.equipment_id,
@@ -330,29 +322,31 @@ def _update_current(session: Session, newest: Iterable[SignalRow]) -> None:
 _CURRENT = SignalRow._fields[:7]  # equipment_id … text_value: a current value's columns
 
 
-def _update_current_postgresql(session: Session, newest: Iterable[SignalRow]) -> None:
-    """The same upsert as `_update_current`'s, fed by COPY: thousands of metrics per batch
-    (a SignalRow begins with the columns of a current value)."""
-    rows = [row[: len(_CURRENT)] for row in newest]
-    if not rows:
+def _update_current_postgresql(session: Session, current: bytes | None) -> None:
+    """The same upsert as `_update_current`'s, fed by COPY (`signal_copy` data of the newest
+    samples) through the signals' staging table: thousands of metrics per batch."""
+    if current is None:
         return
-    stage = "mch_metric_current_stage"
     columns = ", ".join(_CURRENT)
     with _raw(session).cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
-            f"(LIKE mch_metric_current INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        _copy(cursor, stage, _CURRENT, rows)
+        _create_stage(cursor)
+        _copy_signals(cursor, _STAGE, current, lambda: None)
         cursor.execute(  # both in one round trip (no parameters: simple query protocol)
-            f"INSERT INTO mch_metric_current AS c ({columns}) SELECT {columns} FROM {stage} "
+            f"INSERT INTO mch_metric_current AS c ({columns}) SELECT {columns} FROM {_STAGE} "
             "ON CONFLICT (equipment_id, metric) DO UPDATE SET kind = excluded.kind, "
             "device_time = excluded.device_time, received_at = excluded.received_at, "
             "num_value = excluded.num_value, text_value = excluded.text_value, "
             "stale_since = NULL WHERE excluded.device_time >= c.device_time "
             "AND (c.stale_since IS NULL OR excluded.device_time >= c.stale_since); "
-            f"TRUNCATE {stage}"
+            f"TRUNCATE {_STAGE}"
         )
+
+
+def _create_stage(cursor: Any) -> None:
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
+        f"(LIKE mch_signal INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
 
 
 def _update_stats(session: Session, tallies: Mapping[int, _Tally]) -> None:
