@@ -9,12 +9,17 @@ it at that moment: every test of this module is in one xdist group — run with
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -181,3 +186,86 @@ def test_broker_restart_mid_stream_loses_no_acknowledged_message(
     assert values == sorted(expected)  # each exactly once: the key forbids twins
     client.loop_stop()
     client.disconnect()
+
+
+@pytest.fixture
+def private_broker(tmp_path) -> Iterator[int]:
+    """Mosquitto on a free port that lets in only 'ingest' with its password."""
+    passwords = tmp_path / "passwords"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "ingest", "s3cret-pw"],
+                   check=True)  # fmt: skip
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(  # run as root, it keeps root: the files are in root's private tmp
+        f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\n"
+        "persistence false\nlog_dest none\nuser root\nsys_interval 1\n"
+    )
+    broker = subprocess.Popen(["mosquitto", "-c", str(conf)])
+    try:
+        assert _wait(lambda: listening(port), 10), "the private mosquitto did not start"
+        yield port
+    finally:
+        broker.terminate()
+        broker.wait(10)
+
+
+def test_the_command_ingests_its_partition_only_and_signs_in(
+    runtime: Runtime, db_url: str, private_broker: int
+) -> None:
+    """`worker ingest mqtt --topic … --username …` with the password from the environment:
+    one line's edge node is its partition, the other line's messages are not its to store;
+    the broker refuses anyone without the password."""
+    tag = uuid.uuid4().hex[:6]
+    lines = ((f"A{tag}", (f"MA{tag}",)), (f"B{tag}", (f"MB{tag}",)))
+    layout = PlantLayout(group=f"g{tag}", lines=lines, process_values=2)
+    with runtime.unit_of_work() as uow:
+        install_layout(uow.session, CommandContext(ADMIN, T0, "plant-1"), layout)
+        uow.commit()
+    env = {**os.environ, "SHOPFLOOR_MQTT_PASSWORD": "s3cret-pw", "SHOPFLOOR_LOG_LEVEL": "WARNING"}
+    partition = f"spBv1.0/g{tag}/+/A{tag}/#"
+    command = [str(Path(sys.executable).parent / "shopfloor"), "worker", "ingest", "mqtt",
+               "--port", str(private_broker), "--topic", partition, "--username", "ingest",
+               "--client-id", f"part-{tag}", "--database-url", db_url]  # fmt: skip
+    worker = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)  # fmt: skip
+    try:
+        answers: list[bool] = []
+        anonymous = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+        anonymous.on_connect = lambda _c, _u, _f, code, _p: answers.append(code.is_failure)
+        anonymous.connect("127.0.0.1", private_broker)
+        anonymous.loop_start()
+        assert _wait(lambda: answers, 5) and answers[0], "the broker let a stranger in"
+        anonymous.loop_stop()
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+        client.username_pw_set("ingest", "s3cret-pw")
+        subscriptions: list[int] = []
+        client.on_message = lambda _c, _u, m: subscriptions.append(int(m.payload))
+        client.connect("127.0.0.1", private_broker)
+        client.loop_start()
+        client.subscribe("$SYS/broker/subscriptions/count")
+        assert _wait(lambda: subscriptions and subscriptions[-1] >= 2, 30), "no subscriber"
+        sim = PlantSimulator(layout, seed=3)
+        now = int(time.time() * 1000)
+        for topic, payload in sim.births(now) + sim.step(now + 1000, 1.0):
+            client.publish(topic, payload, qos=1).wait_for_publish(5)
+        mine = _equipment_id(runtime, f"MA{tag}")
+        theirs = _equipment_id(runtime, f"MB{tag}")
+        assert _wait(lambda: _count(runtime, equipment_id=mine) > 0, 30), worker.poll()
+        time.sleep(1)
+        assert _count(runtime, equipment_id=theirs) == 0
+        client.loop_stop()
+        client.disconnect()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
+    assert partition in output and "as ingest" in output
+
+
+def _equipment_id(runtime: Runtime, code: str) -> int:
+    from shopfloor.masterdata.tables import Equipment
+
+    with runtime.sessions() as session:
+        return int(session.scalars(select(Equipment.id).where(Equipment.code == code)).one())

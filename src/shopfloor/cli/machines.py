@@ -80,18 +80,48 @@ def ingest_mqtt(
         "shopfloor-ingest", "--client-id", help="Keep it stable: the broker keeps its session"
     ),
     batch: int = typer.Option(1000, help="Messages per transaction at most"),
+    topic: list[str] | None = typer.Option(
+        None,
+        "--topic",
+        help="Subscribe to this topic filter only (repeat for several): this worker's "
+        "partition, e.g. 'spBv1.0/plant1/+/line-a/#'. Default: spBv1.0/# and shopfloor/json/#",
+    ),
+    username: str | None = typer.Option(
+        None,
+        "--username",
+        envvar="SHOPFLOOR_MQTT_USERNAME",
+        help="MQTT user; the password comes from SHOPFLOOR_MQTT_PASSWORD only",
+    ),
     database_url: str | None = DbOption,
 ) -> None:
     """Store Sparkplug B (spBv1.0/#) and JSON (shopfloor/json/#) messages; acknowledge each
     to the broker only after its transaction committed."""
-    from shopfloor.workers.ingest_mqtt import MqttIngestWorker, MqttSettings
+    from shopfloor.workers.ingest_mqtt import (
+        TOPICS,
+        MqttIngestWorker,
+        MqttSettings,
+        TopicFilterError,
+        check_topic_filter,
+    )
 
     settings = settings_from(database_url)
+    try:
+        topics = tuple(check_topic_filter(t) for t in topic) if topic else TOPICS
+    except TopicFilterError as exc:
+        fail(exc.detail)
+    password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+    user = username or settings.mqtt_username
+    if password and not user:
+        fail("SHOPFLOOR_MQTT_PASSWORD is set but no user: give --username")
+    mqtt = MqttSettings(host=host, port=port, client_id=client_id, batch_messages=batch,
+                        topics=topics, username=user, password=password)  # fmt: skip
     with runtime_for(settings) as runtime:
-        worker = MqttIngestWorker(
-            runtime, MqttSettings(host=host, port=port, client_id=client_id, batch_messages=batch)
+        worker = MqttIngestWorker(runtime, mqtt)
+        console.print(
+            f"ingesting {', '.join(topics)} from mqtt://{host}:{port}"
+            + (f" as {user}" if user else "")
+            + " (SIGTERM to stop)"
         )
-        console.print(f"ingesting from mqtt://{host}:{port} (SIGTERM to stop)")
         worker.run(_stop_on_signals())
         t = worker.totals
         console.print(

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     )
     mqtt_host: str = Field(default="127.0.0.1", description="MQTT broker of machine ingest.")
     mqtt_port: int = Field(default=1883, description="MQTT port of machine ingest.")
+    mqtt_username: str | None = Field(default=None, description="MQTT user of machine ingest.")
+    mqtt_password: SecretStr | None = Field(
+        default=None, description="Its password (only from the environment, never an option)."
+    )
     # The seven boundary decisions between ERP and shopfloor (docs/boundary.md).
     order_origin: str = Field(
         default="both", description="Where work orders originate: erp, mes (unplanned) or both."

@@ -45,6 +45,32 @@ Decoded = tuple[list["_Message"], list[Reading], Outcome, Encoded | None]
 TOPICS = (f"{NAMESPACE}/#", f"{json_format.TOPIC_PREFIX}#")
 
 
+class TopicFilterError(ShopfloorError):
+    """A topic filter the worker will not subscribe to."""
+
+
+def check_topic_filter(topic: str) -> str:
+    """A topic filter as MQTT defines it (`+` a whole level, `#` the last), and not a shared
+    subscription: those hand an edge node's messages to several workers in turn, and each
+    would see gaps in its sequence numbers (docs/deployment.md, partitioning)."""
+    levels = topic.split("/")
+    if not topic or "\x00" in topic:
+        raise TopicFilterError(f"'{topic}' is not a topic filter")
+    if levels[0] == "$share":
+        raise TopicFilterError(
+            f"'{topic}' is a shared subscription: partition ingest by topic instead (one "
+            "worker per group of edge nodes), so that each node's messages reach one worker"
+        )
+    for n, level in enumerate(levels):
+        if ("#" in level and (level != "#" or n != len(levels) - 1)) or (
+            "+" in level and level != "+"
+        ):
+            raise TopicFilterError(
+                f"'{topic}': '+' must be a whole level and '#' the last level alone"
+            )
+    return topic
+
+
 @dataclass(frozen=True)
 class MqttSettings:
     host: str = "127.0.0.1"
