@@ -271,3 +271,18 @@ def test_outbox_commands_show_and_act_on_the_delivery_state(runtime, ctx, db_url
     assert "2 dead letter(s)" in cli("outbox", "retry", "--subscriber", "erp")
     assert {r.status for r in rows(runtime, "erp")} == {"pending"}
     assert "0 message(s)" in cli("outbox", "replay", "--since", "2026-03-01T00:00Z")
+
+
+def test_a_pull_only_erp_is_sent_nothing_while_the_others_get_everything(runtime, ctx):
+    emit(runtime, ctx, 3)
+    planner = Subscriber("tryton", "erp", adapter="tryton", pull_seconds=60.0, post_facts=False)
+    worker, fakes = relay(
+        runtime, [planner, subscriber("mom")], mom=FakeTransport(subscriber("mom"))
+    )
+    try:
+        report = worker.run_once()
+    finally:
+        worker.close()
+    assert (report.claimed, report.delivered) == (3, 3)
+    assert len(fakes["mom"].ids()) == 3
+    assert rows(runtime, "tryton") == [] and len(rows(runtime, "mom")) == 3

@@ -15,7 +15,12 @@ from shopfloor.integration.inbox.domain import (
     plain_text,
     purge_before,
 )
-from shopfloor.integration.subscribers import SubscriberConfigError, parse_subscribers
+from shopfloor.integration.subscribers import (
+    SubscriberConfigError,
+    erp_postings,
+    parse_subscribers,
+    receivers,
+)
 
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
@@ -76,3 +81,22 @@ def test_the_rest_cursor_keeps_etag_and_last_modified():
     }
     assert _cursor(httpx.Response(200)) is None
     assert _validators(None) == {} and _validators("not json") == {} and _validators("[1]") == {}
+
+
+def test_a_pull_only_erp_posts_nothing_and_only_an_erp_that_pulls_may_be_one():
+    (tryton, bus) = parse_subscribers([
+        {"name": "tryton", "transport": "erp", "adapter": "tryton", "pull_seconds": 60,
+         "post_facts": False},
+        {"name": "bus", "transport": "nats", "url": "nats://127.0.0.1:4222"},
+    ])  # fmt: skip
+    assert not tryton.post_facts and bus.post_facts
+    assert receivers([tryton, bus]) == (bus,)
+    assert erp_postings([tryton, bus]) == []  # nothing reaches ERP through it
+    for wrong, says in (
+        ({"name": "a", "transport": "erp", "adapter": "rest", "post_facts": False}, "pulls"),
+        ({"name": "b", "transport": "nats", "url": "nats://x", "post_facts": False}, "pulls"),
+        ({"name": "c", "transport": "erp", "adapter": "rest", "pull_seconds": 9,
+          "post_facts": "false"}, "true or false"),
+    ):  # fmt: skip
+        with pytest.raises(SubscriberConfigError, match=says):
+            parse_subscribers([wrong])

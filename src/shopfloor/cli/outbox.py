@@ -17,7 +17,7 @@ from rich.table import Table
 from shopfloor.cli.common import DbOption, console, fail, plant_errors, runtime_for, settings_from
 from shopfloor.integration import admin, queries
 from shopfloor.integration.config import load_subscribers
-from shopfloor.integration.subscribers import Subscriber
+from shopfloor.integration.subscribers import Subscriber, receivers
 from shopfloor.kernel.clock import as_utc, utc_now
 from shopfloor.platform.settings import Settings
 
@@ -46,6 +46,10 @@ def relay(
     subscribers = _subscribers(settings)
     if not subscribers:
         fail("no subscribers configured (SHOPFLOOR_SUBSCRIBERS_FILE or SHOPFLOOR_SUBSCRIBERS)")
+    if not receivers(subscribers):
+        fail(
+            "every subscriber only pulls plans from its ERP (post_facts = false): nothing to relay"
+        )
     with runtime_for(settings) as runtime:
         worker = RelayWorker(runtime, subscribers)
         try:

@@ -12,6 +12,7 @@ from shopfloor.api.app import create_app
 from shopfloor.bootstrap import Runtime, build_runtime
 from shopfloor.cli.common import console
 from shopfloor.integration.config import load_subscribers
+from shopfloor.integration.subscribers import receivers
 from shopfloor.platform.migrate import upgrade
 from shopfloor.platform.settings import Settings
 from shopfloor.workers.background import Background
@@ -31,7 +32,7 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) ->
     subscribers = load_subscribers(settings)
     relay = (
         Background(RelayWorker(build_runtime(settings), subscribers), "outbox-relay")
-        if subscribers
+        if receivers(subscribers)
         else None
     )
     pullers = pulling(subscribers)

@@ -86,6 +86,7 @@ class Subscriber:
     adapter: str = ""  # transport "erp": the ERP adapter's entry-point name
     options: Mapping[str, Any] = field(default_factory=dict, hash=False)  # adapter settings
     pull_seconds: float = 0.0  # transport "erp": pull ERP's plans this often; 0: never
+    post_facts: bool = True  # transport "erp": False pulls plans only, the relay sends it nothing
     aggregation_from: str = FROM_DEFAULT  # set by the parser, never by the configuration
 
     @property
@@ -132,7 +133,10 @@ def _parse_one(entry: Any, index: int, erp_aggregation: str) -> Subscriber:
         raise SubscriberConfigError(f"{where}: name must be lower-case letters, digits, _ . -")
     values = {k: v for k, v in entry.items() if k in Subscriber.__dataclass_fields__}
     for key, spec in Subscriber.__dataclass_fields__.items():
-        if key in values and isinstance(spec.default, int | float):
+        if key in values and isinstance(spec.default, bool):
+            if not isinstance(values[key], bool):
+                raise SubscriberConfigError(f"{where}: {key} must be true or false")
+        elif key in values and isinstance(spec.default, int | float):
             try:
                 values[key] = type(spec.default)(values[key])
             except (TypeError, ValueError) as exc:
@@ -189,6 +193,11 @@ def _check(s: Subscriber, where: str) -> None:
         raise SubscriberConfigError(
             f"{where}: pull_seconds is 0 (no pulling) or up to 86400, and only for transport 'erp'"
         )
+    if not s.post_facts and (s.transport != "erp" or not s.pull_seconds):
+        raise SubscriberConfigError(
+            f"{where}: post_facts = false is for an ERP subscriber that only pulls plans "
+            "(transport 'erp' with pull_seconds > 0); any other would receive nothing at all"
+        )
     if s.transport == "webhook":
         _check_secrets(s, where)
     elif s.transport == "erp":
@@ -219,8 +228,16 @@ def _check_secrets(s: Subscriber, where: str) -> None:
 
 
 def erp_postings(subscribers: Sequence[Subscriber]) -> list[tuple[str, str, str]]:
-    """(name, effective aggregation, where it came from) of each transport-`erp` subscriber:
-    how inventory movements really reach ERP, whatever the plant's default says."""
+    """(name, effective aggregation, where it came from) of each transport-`erp` subscriber
+    that posts facts: how inventory movements really reach ERP, whatever the plant's
+    default says."""
     return [
-        (s.name, s.aggregation, s.aggregation_from) for s in subscribers if s.transport == "erp"
+        (s.name, s.aggregation, s.aggregation_from)
+        for s in subscribers
+        if s.transport == "erp" and s.post_facts
     ]
+
+
+def receivers(subscribers: Sequence[Subscriber]) -> tuple[Subscriber, ...]:
+    """The subscribers the relay delivers the outbox to: all but pull-only ERPs."""
+    return tuple(s for s in subscribers if s.post_facts)

@@ -26,7 +26,7 @@ from shopfloor.bootstrap import Runtime
 from shopfloor.integration import dispatch, service
 from shopfloor.integration.edge import EdgeLoop
 from shopfloor.integration.messages import Outcome, Outgoing
-from shopfloor.integration.subscribers import Subscriber
+from shopfloor.integration.subscribers import Subscriber, receivers
 from shopfloor.integration.transports import Transport, transport_for
 from shopfloor.kernel.clock import Clock, utc_now
 from shopfloor.kernel.ids import new_event_id
@@ -57,7 +57,8 @@ class PassReport:
 
 
 class RelayWorker:
-    """Delivers the outbox to `subscribers`, using `runtime`'s database."""
+    """Delivers the outbox to `subscribers` (but pull-only ERPs), using `runtime`'s
+    database."""
 
     def __init__(
         self,
@@ -69,7 +70,7 @@ class RelayWorker:
     ) -> None:
         settings = runtime.settings
         self.runtime = runtime
-        self.subscribers = tuple(subscribers)
+        self.subscribers = receivers(subscribers)
         self.clock = clock
         self.batch = settings.relay_batch
         self.poll = settings.relay_poll_seconds
