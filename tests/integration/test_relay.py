@@ -286,3 +286,21 @@ def test_a_pull_only_erp_is_sent_nothing_while_the_others_get_everything(runtime
     assert (report.claimed, report.delivered) == (3, 3)
     assert len(fakes["mom"].ids()) == 3
     assert rows(runtime, "tryton") == [] and len(rows(runtime, "mom")) == 3
+
+
+def test_an_event_without_glue_keys_leaves_as_the_data_contract_says(runtime, ctx):
+    with runtime.unit_of_work() as uow:
+        outbox.emit(uow.session, ctx, "maintenance.requested", {"rule": "r1"}, glue={})
+        uow.commit()
+    worker, fakes = relay(runtime, [subscriber("mom")])
+    try:
+        assert worker.run_once().delivered == 1
+    finally:
+        worker.close()
+    with runtime.sessions() as session:
+        (event,) = session.scalars(select(outbox.OutboxEvent)).all()
+        contract = event.as_message()
+    body = json.loads(fakes["mom"].received[0].body)
+    for key in ("occurred_at", "recorded_at"):
+        assert datetime.fromisoformat(body.pop(key)) == datetime.fromisoformat(contract.pop(key))
+    assert body == contract

@@ -64,8 +64,9 @@ def _utc_text(column: str) -> str:
 # `OutboxEvent.as_message`, the stored JSON of payload and glue spliced in as it is (it was
 # written compact by `to_json`). It spares the relay decoding and re-encoding every payload
 # in Python, the largest share of its own CPU time, and costs the database less than
-# building jsonb.
-_GLUE = "btrim(glue::text)"
+# building jsonb. The glue is spliced as text: `outbox.emit` writes it through `to_json`,
+# compact, so an empty glue is exactly '{}' and its members lie between the outer braces.
+_GLUE = "glue::text"
 PG_BODY_SQL = (
     "('{\"id\":' || to_json(event_id)::text || ',\"type\":' || to_json(type)::text"
     f' || \',"occurred_at":"\' || {_utc_text("occurred_at")}'
@@ -74,7 +75,7 @@ PG_BODY_SQL = (
     " || ',\"bom_version\":' || coalesce(to_json(bom_version)::text, 'null')"
     " || ',\"routing_version\":' || coalesce(to_json(routing_version)::text, 'null')"
     " || ',\"payload\":' || payload::text || ',\"schema_version\":' || schema_version::text"
-    f" || CASE WHEN glue::jsonb = '{{}}'::jsonb THEN '' ELSE ',' || substr({_GLUE}, 2,"
+    f" || CASE WHEN {_GLUE} = '{{}}' THEN '' ELSE ',' || substr({_GLUE}, 2,"
     f" length({_GLUE}) - 2) END || '}}')"
 )
 PG_BODY = literal_column(PG_BODY_SQL, String).label("body")
