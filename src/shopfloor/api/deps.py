@@ -168,7 +168,7 @@ class CommandRunner:
             ctx = self.runtime.context(actor)
             try:
                 result = action(uow.session, ctx)
-                body = jsonable_encoder(_present(result, present))
+                body = _as_json(_present(result, present))
                 if self.key:
                     idempotency.remember(
                         uow.session,
@@ -224,6 +224,14 @@ async def on_command_thread(run: Callable[[], T], threads: int) -> T:
         limiter = CapacityLimiter(threads)
         _COMMAND_THREADS.set(limiter)
     return await to_thread.run_sync(run, limiter=limiter)
+
+
+def _as_json(value: Any) -> Any:
+    """The response as JSON-ready values: a pydantic model dumped at once (what
+    `jsonable_encoder` does first, before walking the dict it got again)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    return jsonable_encoder(value)
 
 
 def _present(result: Any, present: type[BaseModel] | Callable[[Any], Any] | None) -> Any:
