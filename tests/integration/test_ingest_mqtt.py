@@ -35,9 +35,15 @@ from shopfloor.machines.simulator import PlantLayout, PlantSimulator
 from shopfloor.machines.tables import MchEdgeNode, MchSignal
 from shopfloor.workers.ingest_mqtt import MqttIngestWorker, MqttSettings
 from tests.support.machines import ADMIN, T0, add_tags, make_line, standard_tags
-from tests.support.services import ensure_running, listening
+from tests.support.services import ensure_running, listening, one_at_a_time
 
-pytestmark = [pytest.mark.xdist_group("mosquitto")]
+
+@pytest.fixture(autouse=True)
+def _mosquitto_to_itself() -> Iterator[None]:
+    """One test of this module at a time, on any worker: some stop the broker."""
+    with one_at_a_time("mosquitto"):
+        yield
+
 
 START = ["mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"]
 

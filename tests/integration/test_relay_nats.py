@@ -31,9 +31,17 @@ from shopfloor.platform.settings import load_settings
 from shopfloor.workers.relay import RelayWorker
 from tests.integration.test_relay import emit, rows
 from tests.support.databases import DatabaseFactory
-from tests.support.services import ensure_running, listening
+from tests.support.services import ensure_running, listening, one_at_a_time
 
-pytestmark = [pytest.mark.nats, pytest.mark.xdist_group("nats-server")]
+pytestmark = [pytest.mark.nats]
+
+
+@pytest.fixture(autouse=True)
+def _nats_to_itself() -> Iterator[None]:
+    """One test of this module at a time, on any worker: one restarts the NATS server."""
+    with one_at_a_time("nats-server"):
+        yield
+
 
 NATS_URL = "nats://127.0.0.1:4222"
 DAEMON = ["start-stop-daemon", "--exec", "/usr/sbin/nats-server"]
