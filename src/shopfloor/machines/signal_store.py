@@ -15,9 +15,11 @@ Rules of storage:
 - The current value of a metric is the latest non-historical sample by device time;
   historical samples never replace it, and a sample older than a death does not revive it.
 
-PostgreSQL: rows are COPYed into a session-local staging table, then moved with one
-`INSERT … SELECT … ON CONFLICT DO NOTHING` (duplicates = staged - inserted). SQLite:
-`INSERT OR IGNORE` with executemany. The caller commits.
+PostgreSQL: rows are COPYed (binary, encoded by `signal_copy`, perhaps ahead on another
+thread) straight into mch_signal under a savepoint; when a row is a duplicate, into a
+session-local staging table instead, then moved with one `INSERT … SELECT … ON CONFLICT DO
+NOTHING` (duplicates = staged - inserted). The tallies are worked out while PostgreSQL takes
+the COPY in. SQLite: `INSERT OR IGNORE` with executemany. The caller commits.
 
 Late samples (for a UTC day that may be sealed already, see `signal_blocks`) drop the
 sealed blocks they fall on in the same transaction, under a shared advisory lock taken
