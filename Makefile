@@ -34,7 +34,7 @@ demo: $(STAMP)
 
 ## Lint, type-check, check the architecture, then run every test (SQLite and PostgreSQL)
 test: $(STAMP) $(TRYTON_STAMP) lint
-	$(BIN)/pytest -n $${PYTEST_WORKERS:-auto} --maxprocesses=4 --dist loadgroup -q
+	$(BIN)/pytest -n $${PYTEST_WORKERS:-auto} --maxprocesses=4 -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -238,27 +238,21 @@ def _insert_postgresql(
     """Optimistic: COPY straight into mch_signal under a savepoint — re-deliveries are rare.
     If any row is a duplicate the savepoint is rolled back and the batch goes the safe way:
     COPY into a staging table, then one INSERT … ON CONFLICT DO NOTHING. `meanwhile` runs
-    while PostgreSQL takes the rows in (`_copy_signals`); its result comes back with the
-    counts."""
+    while PostgreSQL takes the rows in (`_copy_signals`), again on the safe way (it is pure);
+    its result comes back with the counts."""
     import psycopg
 
     raw = _raw(session)
     data = copy_data(rows, ready)
-    done: list[T] = []
-
-    def remembered() -> T:
-        done.append(meanwhile())
-        return done[0]
-
     with raw.cursor() as cursor:
         try:
             with raw.transaction():  # a savepoint inside the session's transaction
-                _copy_signals(cursor, "mch_signal", data, remembered)
-            return Counter(r.equipment_id for r in rows), done[0]
+                done = _copy_signals(cursor, "mch_signal", data, meanwhile)
+            return Counter(r.equipment_id for r in rows), done
         except psycopg.errors.UniqueViolation:
             pass
         _create_stage(cursor)
-        _copy_signals(cursor, _STAGE, data, lambda: None)
+        done = _copy_signals(cursor, _STAGE, data, meanwhile)
         columns = ", ".join(_COLUMNS)
         cursor.execute(
             f"WITH moved AS (INSERT INTO mch_signal ({columns}) SELECT {columns} FROM {_STAGE} "
@@ -267,7 +261,7 @@ def _insert_postgresql(
         )
         inserted = Counter({e: n for e, n in cursor.fetchall()})
         cursor.execute(f"TRUNCATE {_STAGE}")
-    return inserted, done[0] if done else meanwhile()
+    return inserted, done
 
 
 def _insert_generic(session: Session, rows: Sequence[SignalRow]) -> Counter[int]:
