@@ -10,17 +10,18 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from shopfloor.audit.domain import GENESIS, ChainBreak, SealedEntry, entry_hash, verify_chain
-from shopfloor.audit.tables import AuditChainHead, AuditEntry
+from shopfloor.audit.tables import CONTENT, AuditChainHead, AuditEntry, content_of
 from shopfloor.kernel.context import CommandContext
+from shopfloor.platform import deferred
 from shopfloor.platform.db import to_json
 
 SEAL_LOCK_KEY = 74_110_001
 SEAL_BATCH = 5000
-_APPEND = insert(cast(Table, AuditEntry.__table__))
+_AUDIT = cast(Table, AuditEntry.__table__)
 
 
 def record(
@@ -36,10 +37,11 @@ def record(
 ) -> None:
     """Append who did what to which record, with old and new value and the reason.
 
-    A plain INSERT, not an ORM object: nothing reads the entry back in the command, and the
-    unit-of-work bookkeeping would cost more than the row."""
-    session.execute(
-        _APPEND,
+    Deferred to the end of the command (nothing in it needs the entry's id), where it is
+    written with the command's other such rows in one round trip."""
+    deferred.defer(
+        session,
+        _AUDIT,
         {
             "recorded_at": ctx.now,
             "actor_id": ctx.actor.user_id,
@@ -79,22 +81,34 @@ def seal(session: Session) -> int:
     previous: str = last[1] if last and last[1] is not None else GENESIS
     sealed = 0
     while True:
-        batch = session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.seq.is_(None))
-            .order_by(AuditEntry.id)
-            .limit(SEAL_BATCH)
-        ).all()
+        batch = session.execute(_UNSEALED).all()
         if not batch:
             if sealed:
                 _move_head(session, seq, previous)
             return sealed
+        seals = []
         for entry in batch:
             seq += 1
-            entry.seq, entry.prev_hash = seq, previous
-            entry.hash = previous = entry_hash(previous, seq, entry.content())
-        session.flush()
+            digest = entry_hash(previous, seq, content_of(entry))
+            seals.append({"entry": entry.id, "at": seq, "after": previous, "digest": digest})
+            previous = digest
+        session.connection().execute(_SEAL, seals)  # one executemany, not the unit of work
         sealed += len(batch)
+
+
+# Rows, not entities: sealing runs all day beside the commands, and loading thousands of
+# entries into the session and flushing them back cost it several times what this does.
+_UNSEALED = (
+    select(*(getattr(AuditEntry, name) for name in CONTENT))
+    .where(AuditEntry.seq.is_(None))
+    .order_by(AuditEntry.id)
+    .limit(SEAL_BATCH)
+)
+_SEAL = (
+    update(AuditEntry)
+    .where(AuditEntry.id == bindparam("entry"))
+    .values(seq=bindparam("at"), prev_hash=bindparam("after"), hash=bindparam("digest"))
+)
 
 
 def _move_head(session: Session, seq: int, hash_: str) -> None:

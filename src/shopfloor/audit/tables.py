@@ -39,18 +39,27 @@ class AuditEntry(Base):
 
     def content(self) -> dict[str, Any]:
         """What the hash covers."""
-        return {
-            "id": self.id,
-            "recorded_at": self.recorded_at.isoformat(),
-            "actor_id": self.actor_id,
-            "actor_name": self.actor_name,
-            "action": self.action,
-            "entity_type": self.entity_type,
-            "entity_id": self.entity_id,
-            "old_value": self.old_value,
-            "new_value": self.new_value,
-            "reason": self.reason,
-        }
+        return content_of(self)
+
+
+CONTENT = ("id", "recorded_at", "actor_id", "actor_name", "action", "entity_type", "entity_id",
+           "old_value", "new_value", "reason")  # fmt: skip
+
+
+def content_of(entry: Any) -> dict[str, Any]:
+    """What the hash covers, of an entry or of a row with the `CONTENT` columns."""
+    return {
+        "id": entry.id,
+        "recorded_at": entry.recorded_at.isoformat(),
+        "actor_id": entry.actor_id,
+        "actor_name": entry.actor_name,
+        "action": entry.action,
+        "entity_type": entry.entity_type,
+        "entity_id": entry.entity_id,
+        "old_value": entry.old_value,
+        "new_value": entry.new_value,
+        "reason": entry.reason,
+    }
 
 
 class AuditChainHead(Base):

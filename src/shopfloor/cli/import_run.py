@@ -23,6 +23,7 @@ from shopfloor.cli import importer
 from shopfloor.cli.common import DbOption, console, fail, runtime_for, settings_from
 from shopfloor.integration.record_apply import Rejection, apply_record
 from shopfloor.kernel.context import SYSTEM
+from shopfloor.platform import deferred
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def run_import(
 
 
 def _in_savepoint(session: Session, runtime: Runtime, record: importer.Record) -> bool:
-    with session.begin_nested():
+    with deferred.savepoint(session):
         return apply_record(session, runtime.context(SYSTEM), record)
 
 

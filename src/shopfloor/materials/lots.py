@@ -17,7 +17,7 @@ from shopfloor.masterdata import queries as md
 from shopfloor.materials import domain
 from shopfloor.materials.domain import OrderKeys
 from shopfloor.materials.tables import Lot, SerialNumber
-from shopfloor.platform import outbox
+from shopfloor.platform import deferred, outbox
 
 
 def register_lot(
@@ -60,7 +60,7 @@ def register_lot(
         created_at=ctx.now,
     )
     try:
-        with session.begin_nested():
+        with deferred.savepoint(session):
             session.add(lot)
     except IntegrityError:  # registered at the same moment by another command
         return _lot_or_fail(session, item.id, lot_code)
@@ -168,7 +168,7 @@ def register_serial(
         created_at=ctx.now,
     )
     try:
-        with session.begin_nested():
+        with deferred.savepoint(session):
             session.add(row)
     except IntegrityError:
         found = _serial(session, item.id, serial)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import JSON, Integer, String, Table, bindparam, delete, insert, select
+from sqlalchemy import JSON, Integer, String, Table, bindparam, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from shopfloor.platform import deferred
 from shopfloor.platform.db import Base, UtcDateTime
 
 
@@ -40,7 +41,7 @@ _R = IdempotencyRecord
 _FIND = select(_R.request_hash, _R.status_code, _R.response).where(
     _R.principal == bindparam("principal"), _R.key == bindparam("key")
 )
-_REMEMBER = insert(cast(Table, _R.__table__))
+_STORED = cast(Table, _R.__table__)
 
 
 def find(session: Session, principal: str, key: str) -> Stored | None:
@@ -61,9 +62,11 @@ def remember(
     response: Any,
     now: datetime,
 ) -> None:
-    """Store the answer now: `IntegrityError` when this caller's key already has one."""
-    session.execute(
-        _REMEMBER,
+    """Store the answer with the command's other deferred rows: its commit fails with
+    `IntegrityError` when this caller's key already has one."""
+    deferred.defer(
+        session,
+        _STORED,
         {
             "principal": principal,
             "key": key,

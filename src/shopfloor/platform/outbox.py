@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, Table, insert, select, text
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Table, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from shopfloor.kernel.context import CommandContext
 from shopfloor.kernel.ids import new_event_id
+from shopfloor.platform import deferred
 from shopfloor.platform.db import Base, UtcDateTime
 
 SCHEMA_VERSION = 1
@@ -92,7 +93,7 @@ class OutboxEvent(Base):
         }
 
 
-_APPEND = insert(cast(Table, OutboxEvent.__table__))
+_OUTBOX = cast(Table, OutboxEvent.__table__)
 
 
 def emit(
@@ -106,13 +107,14 @@ def emit(
     bom_version: str | None = None,
     routing_version: str | None = None,
 ) -> str:
-    """Append one event to the outbox inside the caller's transaction (a plain INSERT: the
-    command never reads the event back). Returns the event id."""
+    """Append one event to the outbox inside the caller's transaction (deferred to its end:
+    the command never reads the event back). Returns the event id."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type}")
     event_id = new_event_id()
-    session.execute(
-        _APPEND,
+    deferred.defer(
+        session,
+        _OUTBOX,
         {
             "event_id": event_id,
             "type": event_type,

@@ -9,6 +9,7 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from shopfloor.platform import deferred
 from shopfloor.platform.db import WRITE_INTENT
 
 
@@ -36,4 +37,4 @@ class UnitOfWork:
             self.session.close()
 
     def commit(self) -> None:
-        self.session.commit()
+        deferred.commit(self.session)

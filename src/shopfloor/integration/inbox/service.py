@@ -40,6 +40,7 @@ from shopfloor.integration.inbox.tables import DETAIL_LENGTH, InboxDocument
 from shopfloor.integration.record_apply import Rejection, apply_record
 from shopfloor.integration.records import Record, key_of, make_record
 from shopfloor.kernel.context import CommandContext
+from shopfloor.platform import deferred
 from shopfloor.platform.logging import logger
 
 log = logger("shopfloor.inbox")
@@ -161,7 +162,7 @@ def _file(
         received_at=ctx.now,
     )
     try:
-        with session.begin_nested():
+        with deferred.savepoint(session):
             session.add(row)
             session.flush()
     except IntegrityError:  # the same document, filed by a concurrent delivery just now
@@ -179,7 +180,7 @@ def _file(
 def _apply(session: Session, ctx: CommandContext, row: InboxDocument, record: Record) -> None:
     """Run the document through its service in a savepoint and file the result."""
     try:
-        with session.begin_nested():
+        with deferred.savepoint(session):
             changed = apply_record(session, ctx, record)
     except Rejection as exc:
         if exc.missing:
