@@ -131,7 +131,7 @@ def _move(
 ) -> OperationEvent:
     """Move the operation and let the order follow; write the fact and announce it."""
     before = orders.move_operation(session, ctx, operation, command, at=when, reason=reason)
-    _order_follows(session, ctx, scope.order, command)
+    _order_follows(session, ctx, scope.entity(session), command)
     user_id = operator.id if operator else ctx.actor.user_id
     fact = OperationEvent(
         operation_id=operation.id,
@@ -200,7 +200,8 @@ def complete_order(session: Session, ctx: CommandContext, order_id: int) -> Prod
     operations = orders.operations_of(session, order_id)
     status_by_no = {op.operation_no: op.status for op in operations}
     domain.check_order_complete(status_by_no)
-    orders.move_order(session, ctx, scope.order, "complete")
+    order = scope.entity(session)
+    orders.move_order(session, ctx, order, "complete")
     last_no = domain.last_operation(status_by_no)
     per_operation, scrap, good = [], Decimal(0), Decimal(0)
     for op in operations:  # scrap at an operation aborted later is still scrap
@@ -238,4 +239,4 @@ def complete_order(session: Session, ctx: CommandContext, order_id: int) -> Prod
             "facts": fact_counts(session, order_id),
         },
     )
-    return scope.order
+    return order

@@ -13,7 +13,7 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from shopfloor.execution import domain
-from shopfloor.execution.scope import components, order_scope, output
+from shopfloor.execution.scope import OrderHead, components, order_scope, output
 from shopfloor.execution.tables import (
     Downtime,
     LaborRecord,
@@ -104,9 +104,7 @@ def order_progress(session: Session, order_id: int) -> OrderProgress:
     )
 
 
-def _operation_progress(
-    session: Session, order: ProductionOrder, op: Operation
-) -> OperationProgress:
+def _operation_progress(session: Session, order: OrderHead, op: Operation) -> OperationProgress:
     done = output(session, op.id)
     center = session.get(Equipment, op.work_center_id)
     return OperationProgress(

@@ -167,8 +167,11 @@ def _appending(table: Table) -> ReturningInsert[int]:
 
 def append(session: Session, entity: type[Base], values: dict[str, Any]) -> int:
     """INSERT one row of an append-only table and return its id: a plain INSERT, not the
-    unit of work, whose bookkeeping costs more than the row (facts are never updated)."""
-    return session.execute(_appending(cast(Table, entity.__table__)), values).scalar_one()
+    unit of work, whose bookkeeping costs more than the row (facts are never updated).
+    Sent on the session's connection: the session's own execute adds nothing a Core
+    statement needs and costs about half as much again as the round trip."""
+    statement = _appending(cast(Table, entity.__table__))
+    return session.connection().execute(statement, values).scalar_one()
 
 
 class QuantitySums:
@@ -184,9 +187,13 @@ class QuantitySums:
         self._rows = select(*keys, quantity).where(*where)
 
     def __call__(self, session: Session, **params: Any) -> dict[tuple[Any, ...], Decimal]:
-        in_database = session.get_bind().dialect.name == "postgresql"
+        """Run on the session's connection (see `append`), after flushing any pending
+        entities the sums could depend on."""
+        session.flush()
+        connection = session.connection()
+        in_database = connection.dialect.name == "postgresql"
         totals: dict[tuple[Any, ...], Decimal] = {}
-        for row in session.execute(self._summed if in_database else self._rows, params):
+        for row in connection.execute(self._summed if in_database else self._rows, params):
             group, amount = tuple(row[:-1]), row[-1]
             if amount is None:  # SUM over no rows (no GROUP BY) or a NULL quantity
                 continue
