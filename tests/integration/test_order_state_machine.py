@@ -26,6 +26,7 @@ from shopfloor.orders.tables import Operation, ProductionOrder
 from shopfloor.platform.outbox import OutboxEvent
 from tests.support.databases import DatabaseFactory, engine_for
 from tests.support.plant import build_plant, make_order, receive_lot
+from tests.support.totals import material_totals, output_totals
 
 ORDER_QTY = Decimal(5)
 COMMANDS = {
@@ -202,6 +203,13 @@ class OrderMachine(RuleBasedStateMachine):
             moves[kind] += quantity
         assert moves["produce"] == totals["good"]
         assert moves["scrap"] == totals["scrap"]
+
+    @invariant()
+    def running_totals_match_the_facts(self) -> None:
+        facts, kept = output_totals(self.session)
+        assert kept == facts
+        facts, kept = material_totals(self.session)
+        assert kept == facts
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

@@ -13,7 +13,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
 from shopfloor.execution.scope import (
@@ -37,7 +36,6 @@ from shopfloor.materials import queries as material_queries
 from shopfloor.materials import service as materials
 from shopfloor.materials.tables import Lot, MaterialMove
 from shopfloor.orders.tables import Operation, OrderComponent
-from shopfloor.platform.db import QuantitySums
 
 
 @dataclass(frozen=True)
@@ -228,21 +226,14 @@ def _operation(
     return operation_by_no(session, scope.order.id, number) if number is not None else None
 
 
-_CONSUMED = QuantitySums(
-    MaterialMove.quantity,
-    (MaterialMove.kind, MaterialMove.item_id, MaterialMove.substitute_for_item_id),
-    MaterialMove.order_id == bindparam("order_id"),
-    MaterialMove.kind.in_(("consume", "return")),
-    MaterialMove.item_id.in_(bindparam("items", expanding=True)),
-)
-
-
 def _consumed_on_line(session: Session, scope: OrderScope, line: _Line) -> Decimal:
     """Net consumption counted against a BOM line so far: its component plus approved
     alternatives (each as quantity / ratio), returns and reversals included."""
     ratios = {item_id: ratio for item_id, ratio in line.alternatives.values()}
     component = line.component.item_id
-    sums = _CONSUMED(session, order_id=scope.order.id, items=[component, *ratios])
+    sums = materials.order_totals(
+        session, scope.order.id, ("consume", "return"), [component, *ratios]
+    )
     total = Decimal(0)
     for (kind, item_id, substitute_for), amount in sums.items():
         effect = rules.consumption_effect(kind, amount)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from shopfloor.audit import service as audit
 from shopfloor.execution import domain
-from shopfloor.execution.scope import OrderScope, order_scope, output, statuses
+from shopfloor.execution.scope import OrderScope, count_output, order_scope, output, statuses
 from shopfloor.execution.tables import Downtime, LaborRecord, ProductionReport
 from shopfloor.kernel.context import CommandContext
 from shopfloor.kernel.errors import NotFound, RuleViolation
@@ -103,6 +103,7 @@ def _reverse_production(
         reason=text,
         discrepancy=scope.discrepancy,
     )
+    count_output(session, reversal)
     linked = _stock_move_of(session, original)
     if linked is not None:
         materials.reverse_move(

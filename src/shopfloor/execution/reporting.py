@@ -17,6 +17,7 @@ from shopfloor.execution import domain
 from shopfloor.execution.scope import (
     OrderScope,
     check_unit,
+    count_output,
     operation_scope,
     order_move,
     outputs,
@@ -115,6 +116,7 @@ def _write_report(
         recorded_at=ctx.now,
     )
     report = ProductionReport(id=append(session, ProductionReport, values), **values)
+    count_output(session, report)
     audit.record(
         session,
         ctx,

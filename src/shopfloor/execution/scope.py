@@ -8,19 +8,21 @@ everything recorded before them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from shopfloor.execution import domain
-from shopfloor.execution.tables import ProductionReport
+from shopfloor.execution.tables import OperationOutput, ProductionReport
 from shopfloor.kernel.context import CommandContext
 from shopfloor.kernel.errors import NotFound, RuleViolation
+from shopfloor.kernel.quantities import qty
 from shopfloor.masterdata import queries as md
 from shopfloor.masterdata.tables import Bom, Equipment, Item, Routing, UnitOfMeasure
 from shopfloor.materials import service as materials
@@ -29,7 +31,7 @@ from shopfloor.materials.tables import Lot, MaterialMove, SerialNumber
 from shopfloor.orders import domain as orders_domain
 from shopfloor.orders.tables import Operation, OrderComponent, ProductionOrder
 from shopfloor.platform import outbox
-from shopfloor.platform.db import QuantitySums
+from shopfloor.platform.totals import RunningTotal
 
 
 @dataclass(frozen=True)
@@ -129,60 +131,91 @@ class OrderScope:
 
 def order_scope(session: Session, order_id: int, *, lock: bool = True) -> OrderScope:
     """The order (row-locked unless `lock` is False) with what its events need."""
-    scope = _load_scope(session, _scope_statement("order", lock), order_id)
+    scope = _load_scope(session, _scope_statement(lock), order_id)
     if scope is None:
         raise NotFound(f"no production order with id {order_id}")
     return scope
 
 
 def operation_scope(session: Session, operation_id: int) -> tuple[OrderScope, Operation]:
-    """The operation and its order, both row-locked: the order first, then its operations."""
-    scope = _load_scope(session, _scope_statement("operation", True), operation_id)
-    operations = scope.operations(session) if scope else []
-    operation = next((op for op in operations if op.id == operation_id), None)
-    if scope is None or operation is None:
+    """The operation and its order, both row-locked: the order first, then its operations,
+    in one query that also reads each operation's work center. What was reported so far is
+    read after it (`outputs`): a command that waited for the lock sees it only in a
+    statement that starts after the lock is granted."""
+    session.flush()
+    rows = session.execute(_operation_scope_statement(), {"id": operation_id}).all()
+    if not rows:
+        raise NotFound(f"no operation with id {operation_id}")
+    scope = _scope_of(rows[0][2:])
+    scope._operations = [row[0] for row in rows]
+    scope._work_centers = {row[0].id: row[1].code for row in rows}
+    operation = next((op for op in scope._operations if op.id == operation_id), None)
+    if operation is None:
         raise NotFound(f"no operation with id {operation_id}")
     return scope, operation
 
 
 # The statements of every command are built once: SQLAlchemy then reuses their compiled
 # form without working out a cache key per execution (measured: a good share of a command).
+# Columns of the order, not entities: a fact reads a few of them and changes none.
 
 _O, _I = ProductionOrder, Item
 _ORDER_HEAD = (_O.id, _O.erp_order_id, _O.quantity, _O.uom_id, _O.erp_status, _O.execution_status)
 _ITEM_HEAD = (_I.id, _I.code, _I.lot_tracked, _I.serial_tracked)
+_SCOPE = (*_ORDER_HEAD, *_ITEM_HEAD, UnitOfMeasure.code, Bom.version, Routing.version)
 
 
-@cache
-def _scope_statement(by: str, lock: bool) -> Select[*tuple[Any, ...]]:
-    """The order read afresh (row-locked on PostgreSQL: a command waiting for the lock sees
-    what the command before it committed) with its item, unit, BOM and routing, in one
-    query; by the order's id, or by the id of one of its operations. Columns, not entities:
-    a fact reads a few of them and changes none."""
-    if by == "order":
-        where = ProductionOrder.id == bindparam("id")
-    else:
-        of_operation = select(Operation.order_id).where(Operation.id == bindparam("id"))
-        where = ProductionOrder.id == of_operation.scalar_subquery()
-    stmt = (
-        select(*_ORDER_HEAD, *_ITEM_HEAD, UnitOfMeasure.code, Bom.version, Routing.version)
-        .join(Item, Item.id == ProductionOrder.item_id)
+def _with_versions(stmt: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+    """The order's item, unit, BOM and routing joined in."""
+    return (
+        stmt.join(Item, Item.id == ProductionOrder.item_id)
         .join(UnitOfMeasure, UnitOfMeasure.id == ProductionOrder.uom_id)
         .join(Bom, Bom.id == ProductionOrder.bom_id)
         .join(Routing, Routing.id == ProductionOrder.routing_id)
-        .where(where)
     )
+
+
+@cache
+def _scope_statement(lock: bool) -> Select[*tuple[Any, ...]]:
+    """The order read afresh (row-locked on PostgreSQL: a command waiting for the lock sees
+    what the command before it committed) with its item, unit, BOM and routing."""
+    stmt = _with_versions(select(*_SCOPE).where(ProductionOrder.id == bindparam("id")))
     return stmt.with_for_update(of=ProductionOrder) if lock else stmt
+
+
+@cache
+def _operation_scope_statement() -> Select[*tuple[Any, ...]]:
+    """Every operation of the order one operation belongs to with its work center, and the
+    order's `_SCOPE`; the order's row and the operations' rows locked, the order's first
+    (the order every command locks in)."""
+    of_operation = select(Operation.order_id).where(Operation.id == bindparam("id"))
+    stmt = (
+        select(Operation, Equipment, *_SCOPE)
+        .select_from(ProductionOrder)
+        .join(Operation, Operation.order_id == ProductionOrder.id)
+        .join(Equipment, Equipment.id == Operation.work_center_id)
+    )
+    return (
+        _with_versions(stmt)
+        .where(ProductionOrder.id == of_operation.scalar_subquery())
+        .order_by(Operation.operation_no)
+        .execution_options(populate_existing=True)
+        .with_for_update(of=[ProductionOrder, Operation])
+    )
 
 
 def _load_scope(session: Session, stmt: Select[*tuple[Any, ...]], key: int) -> OrderScope | None:
     session.flush()  # a changed order entity counts; then the plain row is enough
     row = session.connection().execute(stmt, {"id": key}).first()
-    if row is None:
-        return None
+    return None if row is None else _scope_of(row)
+
+
+def _scope_of(values: Sequence[Any]) -> OrderScope:
+    """The scope from the `_SCOPE` columns of a row."""
     head, item = len(_ORDER_HEAD), len(_ORDER_HEAD) + len(_ITEM_HEAD)
+    unit, bom_version, routing_version = values[item : item + 3]
     return OrderScope(
-        OrderHead(*row[:head]), ItemHead(*row[head:item]), row[item], row[item + 1], row[item + 2]
+        OrderHead(*values[:head]), ItemHead(*values[head:item]), unit, bom_version, routing_version
     )
 
 
@@ -228,20 +261,26 @@ def output(session: Session, operation_id: int) -> orders_domain.Output:
     return outputs(session, [operation_id])[operation_id]
 
 
-_OUTPUTS = QuantitySums(
-    ProductionReport.quantity,
-    (ProductionReport.operation_id, ProductionReport.kind),
-    ProductionReport.operation_id.in_(bindparam("ids", expanding=True)),
+OUTPUT_TOTALS = RunningTotal(cast(Table, OperationOutput.__table__), ("operation_id", "kind"))
+_OUT = OperationOutput
+_OUTPUTS = select(_OUT.operation_id, _OUT.kind, _OUT.quantity).where(
+    _OUT.operation_id.in_(bindparam("ids", expanding=True))
 )
 
 
 def outputs(session: Session, operation_ids: list[int]) -> dict[int, orders_domain.Output]:
-    """`output` of several operations, in one query."""
-    sums = _OUTPUTS(session, ids=operation_ids)
+    """`output` of several operations, in one query (of their running totals)."""
+    rows = OUTPUT_TOTALS.read(session, _OUTPUTS, ids=operation_ids)
     return {
-        op_id: domain.output_of((kind, total) for (of, kind), total in sums.items() if of == op_id)
+        op_id: domain.output_of((kind, qty(total)) for of, kind, total in rows if of == op_id)
         for op_id in operation_ids
     }
+
+
+def count_output(session: Session, report: ProductionReport) -> None:
+    """Keep the running total of the report's operation and kind (every report and
+    reversal of one adds its quantity)."""
+    OUTPUT_TOTALS.add(session, report.quantity, operation_id=report.operation_id, kind=report.kind)
 
 
 def components(session: Session, order_id: int) -> list[OrderComponent]:

@@ -60,6 +60,18 @@ class ProductionReport(Base):
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class OperationOutput(Base):
+    """Running total of the reports of one operation per kind (good, scrap, rework):
+    Σ quantity of its `exe_production_report` rows, reversals included, kept by every report
+    and reversal. The flow check reads it instead of summing the operation's history."""
+
+    __tablename__ = "exe_operation_output"
+
+    operation_id: Mapped[int] = mapped_column(ForeignKey("ord_operation.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    quantity: Mapped[Decimal] = mapped_column(Quantity())
+
+
 class LaborRecord(Base):
     """Time a person spent on an operation."""
 

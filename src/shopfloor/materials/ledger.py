@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from shopfloor.audit import service as audit
@@ -22,9 +22,10 @@ from shopfloor.kernel.quantities import qty
 from shopfloor.masterdata import queries as md
 from shopfloor.materials import domain
 from shopfloor.materials.domain import OrderKeys
-from shopfloor.materials.tables import Lot, MaterialMove, SerialNumber
+from shopfloor.materials.tables import Lot, MaterialMove, OrderMaterialTotal, SerialNumber
 from shopfloor.platform import outbox
 from shopfloor.platform.db import append
+from shopfloor.platform.totals import RunningTotal
 
 # The event each kind of move was reported with (the original type of a reversal).
 EVENT_OF_KIND = {
@@ -92,6 +93,7 @@ def record_move(
         recorded_at=ctx.now,
     )
     move = MaterialMove(id=append(session, MaterialMove, values), **values)
+    _count(session, move)
     audit.record(
         session,
         ctx,
@@ -102,6 +104,44 @@ def record_move(
         reason=reason or overuse_reason,
     )
     return move
+
+
+_TOTALS = RunningTotal(
+    cast(Table, OrderMaterialTotal.__table__),
+    ("order_id", "kind", "item_id", "substitute_for_item_id"),
+)
+_ORDER_TOTALS = select(
+    OrderMaterialTotal.kind,
+    OrderMaterialTotal.item_id,
+    OrderMaterialTotal.substitute_for_item_id,
+    OrderMaterialTotal.quantity,
+).where(
+    OrderMaterialTotal.order_id == bindparam("order_id"),
+    OrderMaterialTotal.kind.in_(bindparam("kinds", expanding=True)),
+    OrderMaterialTotal.item_id.in_(bindparam("items", expanding=True)),
+)
+
+
+def _count(session: Session, move: MaterialMove) -> None:
+    """Keep the order's running total of this kind of move of this item."""
+    if move.order_id is not None:
+        _TOTALS.add(
+            session,
+            move.quantity,
+            order_id=move.order_id,
+            kind=move.kind,
+            item_id=move.item_id,
+            substitute_for_item_id=move.substitute_for_item_id or 0,
+        )
+
+
+def order_totals(
+    session: Session, order_id: int, kinds: tuple[str, ...], item_ids: list[int]
+) -> dict[tuple[str, int, int | None], Decimal]:
+    """(kind, item, replaced component or None) → net quantity the order's moves of these
+    kinds and items add up to, reversals included: one row per key, not the history."""
+    rows = _TOTALS.read(session, _ORDER_TOTALS, order_id=order_id, kinds=kinds, items=item_ids)
+    return {(kind, item, replaced or None): qty(amount) for kind, item, replaced, amount in rows}
 
 
 def _check_lot(session: Session, kind: str, lot_id: int, item_id: int, when: datetime) -> None:
@@ -188,6 +228,7 @@ def reverse_move(
     domain.check_move(reversal.kind, reversal.quantity, reversal=True)
     session.add(reversal)
     session.flush()
+    _count(session, reversal)
     audit.record(
         session,
         ctx,

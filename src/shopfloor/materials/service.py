@@ -5,7 +5,13 @@ The commands live in `lots` and `ledger`; this module is where callers find them
 
 from __future__ import annotations
 
-from shopfloor.materials.ledger import EVENT_OF_KIND, load_move, record_move, reverse_move
+from shopfloor.materials.ledger import (
+    EVENT_OF_KIND,
+    load_move,
+    order_totals,
+    record_move,
+    reverse_move,
+)
 from shopfloor.materials.lots import (
     find_lot,
     find_serial,
@@ -19,6 +25,7 @@ __all__ = [
     "find_lot",
     "find_serial",
     "load_move",
+    "order_totals",
     "record_move",
     "register_lot",
     "register_serial",

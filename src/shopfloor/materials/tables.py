@@ -78,3 +78,20 @@ class MaterialMove(Base):
     user_id: Mapped[int] = mapped_column(Integer)
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OrderMaterialTotal(Base):
+    """Running total of an order's moves per kind, item and replaced component (0 when the
+    move replaces none): Σ quantity of its `mat_move` rows, reversals included, kept by
+    the ledger with every move. The norm check reads it instead of summing the history.
+    The item ids carry no foreign key: every order's moves would lock the same item rows."""
+
+    __tablename__ = "mat_order_total"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("ord_production_order.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    item_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    substitute_for_item_id: Mapped[int] = mapped_column(
+        Integer, primary_key=True, autoincrement=False
+    )
+    quantity: Mapped[Decimal] = mapped_column(Quantity())

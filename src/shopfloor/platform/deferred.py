@@ -23,18 +23,24 @@ import psycopg
 from sqlalchemy import Dialect, Table, event, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.sql.dml import Insert
 
 _PENDING = "shopfloor_deferred_rows"
 
-Row = tuple[Table, dict[str, Any]]
+Target = Table | Insert  # a table to append to, or an INSERT of its own (an upsert)
+Row = tuple[Target, dict[str, Any]]
 
 
-def defer(session: Session, table: Table, values: dict[str, Any]) -> None:
-    """Append one row to `table` at the end of the transaction (at once in a savepoint)."""
+def defer(session: Session, target: Target, values: dict[str, Any]) -> None:
+    """Append one row at the end of the transaction (at once in a savepoint)."""
     if session.in_nested_transaction():
-        session.execute(insert(table), values)
+        session.execute(_insert(target), values)
         return
-    session.info.setdefault(_PENDING, []).append((table, values))
+    session.info.setdefault(_PENDING, []).append((target, values))
+
+
+def _insert(target: Target) -> Insert:
+    return insert(target) if isinstance(target, Table) else target
 
 
 def flush(session: Session) -> None:
@@ -63,15 +69,15 @@ def _write(session: Session, rows: list[Row], *, commit: bool) -> None:
     connection = session.connection()
     dialect = connection.dialect
     if dialect.name != "postgresql":
-        for table, batch in _runs(rows):
-            session.execute(insert(table), batch)
+        for target, batch in _runs(rows):
+            session.execute(_insert(target), batch)
         return
     driver: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
     sql, params = "", dict[str, Any]()
     try:
         with driver.pipeline(), driver.cursor() as cursor:
-            for table, values in rows:
-                sql, params = _statement(table, frozenset(values), dialect)(values)
+            for target, values in rows:
+                sql, params = _statement(target, frozenset(values), dialect)(values)
                 cursor.execute(sql, params)
             if commit:
                 driver.commit()  # queued behind the rows: one round trip for all
@@ -79,14 +85,14 @@ def _write(session: Session, rows: list[Row], *, commit: bool) -> None:
         raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
 
 
-def _runs(rows: list[Row]) -> list[tuple[Table, list[dict[str, Any]]]]:
-    """Consecutive rows of one table as one batch (one executemany), order kept."""
-    runs: list[tuple[Table, list[dict[str, Any]]]] = []
-    for table, values in rows:
-        if runs and runs[-1][0] is table:
+def _runs(rows: list[Row]) -> list[tuple[Target, list[dict[str, Any]]]]:
+    """Consecutive rows of one target as one batch (one executemany), order kept."""
+    runs: list[tuple[Target, list[dict[str, Any]]]] = []
+    for target, values in rows:
+        if runs and runs[-1][0] is target:
             runs[-1][1].append(values)
         else:
-            runs.append((table, [values]))
+            runs.append((target, [values]))
     return runs
 
 
@@ -94,10 +100,12 @@ Render = Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
 
 
 @cache
-def _statement(table: Table, columns: frozenset[str], dialect: Dialect) -> Render:
+def _statement(target: Target, columns: frozenset[str], dialect: Dialect) -> Render:
     """The INSERT as the driver gets it from SQLAlchemy, and its values made ready the way
     SQLAlchemy makes them (JSON serialised, UTC times checked), compiled once."""
-    sql = str(insert(table).compile(dialect=dialect, column_keys=sorted(columns)))
+    statement = _insert(target)
+    table = statement.table
+    sql = str(statement.compile(dialect=dialect, column_keys=sorted(columns)))
     processors = {
         name: processor
         for name in columns
