@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, aliased
 
 from shopfloor.execution.scope import (
     OrderScope,
     check_unit,
-    components_with_items,
     operation_by_no,
     order_move,
     order_scope,
@@ -30,7 +30,7 @@ from shopfloor.kernel.context import CommandContext
 from shopfloor.kernel.errors import NotFound, RuleViolation
 from shopfloor.kernel.quantities import qty
 from shopfloor.masterdata import queries as md
-from shopfloor.masterdata.tables import Item
+from shopfloor.masterdata.tables import BomAlternative, Item, UnitOfMeasure
 from shopfloor.materials import domain as rules
 from shopfloor.materials import queries as material_queries
 from shopfloor.materials import service as materials
@@ -38,16 +38,48 @@ from shopfloor.materials.tables import Lot, MaterialMove
 from shopfloor.orders.tables import Operation, OrderComponent
 
 
+class Material(Protocol):
+    """What consumption needs of the item consumed: an item, or `_Stock` read with its line."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def lot_tracked(self) -> bool: ...
+    @property
+    def uom_id(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class _Stock:
+    id: int
+    code: str
+    lot_tracked: bool
+    uom_id: int
+
+
+@dataclass(frozen=True)
+class _Component:
+    """An execution BOM line of the order, as the norm check needs it."""
+
+    item_id: int
+    operation_no: int | None
+    norm_quantity: Decimal
+    tolerance_pct: Decimal
+    uom_id: int
+
+
 @dataclass(frozen=True)
 class _Line:
     """The BOM line a consumption counts against, and the alternatives approved for it."""
 
-    component: OrderComponent
+    component: _Component
     code: str
     alternatives: dict[str, tuple[int, Decimal]]  # item code → (item id, ratio)
     unit: str  # the code of the line's unit
 
-    def ratio_of(self, item: Item) -> Decimal:
+    def ratio_of(self, item: Material) -> Decimal:
         """How many units of `item` stand for one unit of the BOM component."""
         return Decimal(1) if item.id == self.component.item_id else self.alternatives[item.code][1]
 
@@ -123,7 +155,7 @@ def consume_material(
     return move
 
 
-def _unit_code(session: Session, item: Item) -> str:
+def _unit_code(session: Session, item: Material) -> str:
     return md.uom_by_id(session, item.uom_id).code
 
 
@@ -133,7 +165,7 @@ def _announce(
     scope: OrderScope,
     event_type: str,
     move: MaterialMove,
-    item: Item,
+    item: Material,
     unit: str,
     lot: Lot | None,
     operation: Operation | None,
@@ -158,46 +190,67 @@ def _announce(
     )
 
 
+_C, _ITEM, _ALT, _ALT_ITEM = OrderComponent, aliased(Item), BomAlternative, aliased(Item)
+_COMPONENT = (_C.item_id, _C.operation_no, _C.norm_quantity, _C.tolerance_pct, _C.uom_id)
+_ALTERNATIVE = (_ALT_ITEM.id, _ALT_ITEM.code, _ALT_ITEM.lot_tracked, _ALT_ITEM.uom_id, _ALT.ratio)
+# The order's BOM lines of one component, each with every alternative approved for it (one
+# row per alternative, or one with none): one statement for what the norm check needs. The
+# component's item and unit come as entities: the answer shows their codes from the session.
+_BOM_LINES = (
+    select(_C.line_no, *_COMPONENT, _ITEM, UnitOfMeasure, *_ALTERNATIVE)
+    .join(_ITEM, _ITEM.id == _C.item_id)
+    .join(UnitOfMeasure, UnitOfMeasure.id == _C.uom_id)
+    .outerjoin(_ALT, _ALT.bom_line_id == _C.bom_line_id)
+    .outerjoin(_ALT_ITEM, _ALT_ITEM.id == _ALT.item_id)
+    .where(_C.order_id == bindparam("order_id"), _ITEM.code == bindparam("code"))
+    .order_by(_C.line_no, _ALT_ITEM.code)
+)
+
+
 def _bom_line(
     session: Session,
     scope: OrderScope,
     item_code: str,
     substitute_for: str | None,
     operation_no: int | None,
-) -> tuple[_Line, Item]:
+) -> tuple[_Line, Material]:
     """The execution BOM line of the component (or of the component it replaces), and the
     consumed item. Anything else is not consumable on this order."""
     wanted = substitute_for or item_code
-    lines = [
-        (component, item, unit)
-        for component, item, unit in components_with_items(session, scope.order.id)
-        if item.code == wanted
-    ]
+    rows = session.execute(_BOM_LINES, {"order_id": scope.order.id, "code": wanted})
+    lines: dict[int, tuple[_Component, Material, str, list[Any]]] = {}
+    item_at = len(_COMPONENT)
+    for line_no, *values in rows:
+        if line_no not in lines:
+            item, unit = values[item_at], values[item_at + 1]
+            lines[line_no] = (_Component(*values[:item_at]), item, unit.code, [])
+        if values[item_at + 2] is not None:  # an approved alternative
+            lines[line_no][3].append(values[item_at + 2 :])
     if not lines:
         hint = "" if substitute_for else "; if it replaces a component, say which one"
         raise RuleViolation(
             f"{wanted} is not in the execution BOM of order {scope.order.erp_order_id}{hint}"
         )
-    chosen, component_item, unit = next(
-        (line for line in lines if line[0].operation_no == operation_no), lines[0]
+    chosen, component_item, unit, approved = next(
+        (line for line in lines.values() if line[0].operation_no == operation_no),
+        next(iter(lines.values())),
     )
-    alternatives = {
-        alt.code: (alt.id, ratio)
-        for alt, ratio in md.alternatives_for_bom_line(session, chosen.bom_line_id)
-    }
+    alternatives = {code: (item_id, ratio) for item_id, code, _, _, ratio in approved}
     if substitute_for:
         rules.check_substitution(wanted, item_code, {c: r for c, (_, r) in alternatives.items()})
-    consumed = component_item if item_code == wanted else md.item_by_code(session, item_code)
-    return _Line(chosen, wanted, alternatives, unit.code), consumed
+    consumed = component_item
+    if item_code != wanted:
+        consumed = next(_Stock(*alt[:4]) for alt in approved if alt[1] == item_code)
+    return _Line(chosen, wanted, alternatives, unit), consumed
 
 
-def _unit_of(line: _Line, item: Item) -> int:
+def _unit_of(line: _Line, item: Material) -> int:
     """The unit a consumption is counted in: the BOM line's, or the alternative's own."""
     return line.component.uom_id if item.id == line.component.item_id else item.uom_id
 
 
 def _component_lot(
-    session: Session, ctx: CommandContext, item: Item, lot_code: str | None
+    session: Session, ctx: CommandContext, item: Material, lot_code: str | None
 ) -> Lot | None:
     """The lot consumed from: required for a lot-tracked component. Where lots are created
     on the floor (`SHOPFLOOR_LOT_CREATION` mes or both) an unknown lot is registered at this

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TypeVar
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased
 
 from shopfloor.identity.tables import User
@@ -140,20 +140,6 @@ def certifications_for(session: Session, user_id: int, skill_id: int) -> list[Ce
             .order_by(Certification.valid_from.desc())
         )
     )
-
-
-_ALTERNATIVES = (
-    select(Item, BomAlternative.ratio)
-    .join(BomAlternative, BomAlternative.item_id == Item.id)
-    .where(BomAlternative.bom_line_id == bindparam("line"))
-    .order_by(Item.code)
-)
-
-
-def alternatives_for_bom_line(session: Session, bom_line_id: int) -> list[tuple[Item, Decimal]]:
-    """The approved substitutes of one BOM line's component, with their ratios."""
-    rows = session.execute(_ALTERNATIVES, {"line": bom_line_id}).all()
-    return [(item, ratio) for item, ratio in rows]
 
 
 def bom_and_routing_versions(session: Session, bom_id: int, routing_id: int) -> tuple[str, str]:
