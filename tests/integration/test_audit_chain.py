@@ -1,4 +1,4 @@
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from shopfloor.audit import service as audit
 from shopfloor.audit.tables import AuditEntry
@@ -34,3 +34,19 @@ def test_removed_newest_entry_is_detected(session, ctx):
     session.commit()
     _, breaks = audit.verify(session)
     assert breaks and "removed" in breaks[-1].problem
+
+
+def test_a_sealer_that_finds_another_at_work_leaves_the_round_to_it(sessions, ctx):
+    with sessions() as session:
+        for i in range(2):
+            audit.record(session, ctx, "thing.changed", "thing", i, new={"v": i})
+        session.commit()
+    with sessions() as session:
+        if session.get_bind().dialect.name == "postgresql":  # SQLite: its write lock queues
+            with sessions() as other:
+                other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": audit.SEAL_LOCK_KEY})
+                assert audit.seal(session, wait=False) == 0
+                session.rollback()
+        assert audit.seal(session, wait=False) == 2
+        session.commit()
+        assert audit.verify(session) == (2, [])

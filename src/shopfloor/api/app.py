@@ -86,11 +86,11 @@ class AuditSealer:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
-        self.seal_once()
+        self.seal_once(wait=True)
 
-    def seal_once(self) -> int:
+    def seal_once(self, *, wait: bool = False) -> int:
         with self.runtime.unit_of_work() as uow:
-            sealed = audit_service.seal(uow.session)
+            sealed = audit_service.seal(uow.session, wait=wait)
             uow.commit()
         return sealed
 

@@ -67,10 +67,15 @@ def _plain(value: Any) -> Any:
     return None if value is None else json.loads(to_json(value))
 
 
-def seal(session: Session) -> int:
-    """Chain every committed entry not yet sealed; returns how many were sealed."""
+def seal(session: Session, *, wait: bool = True) -> int:
+    """Chain every committed entry not yet sealed; returns how many were sealed. With
+    `wait=False` a sealer that finds another at work leaves the round to it (the server's
+    processes each run one: the others would only queue behind it, holding a connection,
+    to find nothing left)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEAL_LOCK_KEY})
+        taken = session.execute(_LOCK if wait else _TRY_LOCK, {"k": SEAL_LOCK_KEY}).scalar()
+        if taken is False:  # the waiting lock returns nothing
+            return 0
     last = session.execute(
         select(AuditEntry.seq, AuditEntry.hash)
         .where(AuditEntry.seq.is_not(None))
@@ -96,6 +101,8 @@ def seal(session: Session) -> int:
         sealed += len(batch)
 
 
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:k)")
 # Rows, not entities: sealing runs all day beside the commands, and loading thousands of
 # entries into the session and flushing them back cost it several times what this does.
 _UNSEALED = (
