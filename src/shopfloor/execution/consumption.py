@@ -53,6 +53,8 @@ class Material(Protocol):
 
 @dataclass(frozen=True)
 class _Stock:
+    """An approved alternative item, as read with the BOM line it may replace."""
+
     id: int
     code: str
     lot_tracked: bool
