@@ -6,6 +6,7 @@ would have."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import event, func, select
@@ -13,6 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from shopfloor.audit import service as audit
 from shopfloor.audit.tables import AuditEntry
+from shopfloor.demo.plant import seed_demo_plant
+from shopfloor.execution.scope import OUTPUT_TOTALS, outputs
+from shopfloor.orders.tables import Operation
 from shopfloor.platform import deferred, idempotency, outbox
 from shopfloor.platform.outbox import OutboxEvent
 from shopfloor.platform.uow import UnitOfWork
@@ -105,3 +109,28 @@ def test_nothing_deferred_commits_as_before(sessions):
     with UnitOfWork(sessions) as uow:
         deferred.flush(uow.session)
         uow.commit()
+
+
+def test_rows_of_several_tables_and_repeated_upserts_all_land(sessions, ctx):
+    """On PostgreSQL each table's rows are one multi-row INSERT of one statement; a second
+    upsert of a table (which may hit the first one's key) goes in the next statement."""
+    with sessions() as session:
+        seed_demo_plant(session, ctx)
+        session.commit()
+        op_id = session.scalars(select(Operation.id).order_by(Operation.id)).first()
+        before = outputs(session, [op_id])[op_id].rework
+        last_event = session.scalar(select(func.max(OutboxEvent.position)))
+    with UnitOfWork(sessions) as uow:
+        for n in range(3):
+            audit.record(uow.session, ctx, f"step.{n}", "thing", n)
+            OUTPUT_TOTALS.add(uow.session, Decimal("0.5"), operation_id=op_id, kind="rework")
+            outbox.emit(uow.session, ctx, "work_order.released_to_floor", {"n": n}, glue={})
+        uow.commit()
+    with sessions() as session:
+        assert [a for a in _actions(session) if a.startswith("step.")] == [
+            "step.0", "step.1", "step.2"
+        ]  # fmt: skip
+        new_events = select(OutboxEvent.payload).where(OutboxEvent.position > last_event)
+        payloads = session.scalars(new_events.order_by(OutboxEvent.position)).all()
+        assert payloads == [{"n": 0}, {"n": 1}, {"n": 2}]
+        assert outputs(session, [op_id])[op_id].rework == before + Decimal("1.5")

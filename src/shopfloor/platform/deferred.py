@@ -1,14 +1,17 @@
 """Rows a command appends and never reads back — audit entries, outbox events, stored
 answers — written together at its end instead of one round trip each.
 
-`defer` keeps the row with the session. The rows are written, in the order they were
-deferred, in the same transaction and before anything could miss them:
-- by `commit` (the unit of work's): on PostgreSQL in one pipeline with the COMMIT itself,
-  so a command's audit entries, events and stored answer cost one round trip in all;
+`defer` keeps the row with the session. The rows are written in the same transaction and
+before anything could miss them:
+- before the session commits;
 - before any SELECT the session runs (a command reading what it wrote sees it);
 - before a savepoint begins, when it is begun with `savepoint` (inside one, `defer` writes
-  at once, so a savepoint rolled back takes exactly its own rows with it);
-- before any other commit of the session.
+  at once, so a savepoint rolled back takes exactly its own rows with it).
+On PostgreSQL they go as one statement: each table's rows one multi-row INSERT, in the
+order deferred, the INSERTs joined as data-modifying WITH clauses — a command's audit
+entries, events, totals and stored answer cost one statement in all. (Each statement sent
+costs more CPU, in the server and in PostgreSQL, than its round trip's wait; a psycopg
+pipeline saves the wait but not that.)
 A rollback forgets them. A failing row (a stored answer under a key that already has one)
 fails the commit with SQLAlchemy's error, as the INSERT itself would have.
 """
@@ -16,11 +19,11 @@ fails the commit with SQLAlchemy's error, as the INSERT itself would have.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 import psycopg
-from sqlalchemy import Dialect, Table, event, insert
+from sqlalchemy import Dialect, Table, bindparam, event, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql.dml import Insert
@@ -47,7 +50,14 @@ def flush(session: Session) -> None:
     """Write the deferred rows now, inside the transaction."""
     rows: list[Row] | None = session.info.pop(_PENDING, None)
     if rows:
-        _write(session, rows, commit=False)
+        _write(session, rows)
+
+
+def savepoint(session: Session) -> SessionTransaction:
+    """`with deferred.savepoint(session):` — `begin_nested` with the rows deferred so far
+    written first, so they keep their place before the savepoint's own."""
+    flush(session)
+    return session.begin_nested()
 
 
 def commit(session: Session) -> None:
@@ -58,14 +68,7 @@ def commit(session: Session) -> None:
     session.commit()
 
 
-def savepoint(session: Session) -> SessionTransaction:
-    """`with deferred.savepoint(session):` — `begin_nested` with the rows deferred so far
-    written first, so they keep their place before the savepoint's own."""
-    flush(session)
-    return session.begin_nested()
-
-
-def _write(session: Session, rows: list[Row], *, commit: bool) -> None:
+def _write(session: Session, rows: list[Row], *, commit: bool = False) -> None:
     connection = session.connection()
     dialect = connection.dialect
     if dialect.name != "postgresql":
@@ -76,8 +79,9 @@ def _write(session: Session, rows: list[Row], *, commit: bool) -> None:
     sql, params = "", dict[str, Any]()
     try:
         with driver.pipeline(), driver.cursor() as cursor:
-            for target, values in rows:
-                sql, params = _statement(target, frozenset(values), dialect)(values)
+            for groups in _statements(rows):
+                shape = tuple((t, columns, len(batch)) for t, columns, batch in groups)
+                sql, params = _compiled(shape, dialect)([batch for _, _, batch in groups])
                 cursor.execute(sql, params)
             if commit:
                 driver.commit()  # queued behind the rows: one round trip for all
@@ -96,27 +100,66 @@ def _runs(rows: list[Row]) -> list[tuple[Target, list[dict[str, Any]]]]:
     return runs
 
 
-Render = Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
+Group = tuple[Target, tuple[str, ...], list[dict[str, Any]]]
 
 
-@cache
-def _statement(target: Target, columns: frozenset[str], dialect: Dialect) -> Render:
-    """The INSERT as the driver gets it from SQLAlchemy, and its values made ready the way
-    SQLAlchemy makes them (JSON serialised, UTC times checked), compiled once."""
-    statement = _insert(target)
-    table = statement.table
-    sql = str(statement.compile(dialect=dialect, column_keys=sorted(columns)))
-    processors = {
-        name: processor
-        for name in columns
-        if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-    }
+def _statements(rows: list[Row]) -> list[list[Group]]:
+    """The rows as few statements as can hold them, each one INSERT per table (its rows
+    as one multi-row VALUES, in the order deferred). A row that cannot join its table's
+    INSERT — other columns, or a second upsert, which could meet the first's key — begins
+    the next statement."""
+    statements: list[list[Group]] = [[]]
+    by_target: dict[Target, Group] = {}
+    for target, values in rows:
+        columns = tuple(sorted(values))
+        group = by_target.get(target)
+        if group is not None and (group[1] != columns or isinstance(target, Insert)):
+            statements.append([])
+            by_target.clear()
+            group = None
+        if group is None:
+            group = (target, columns, [])
+            by_target[target] = group
+            statements[-1].append(group)
+        group[2].append(values)
+    return statements
 
-    def render(values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        return sql, {
-            name: processors[name](value) if name in processors else value
-            for name, value in values.items()
-        }
+
+Shape = tuple[tuple[Target, tuple[str, ...], int], ...]
+Render = Callable[[list[list[dict[str, Any]]]], tuple[str, dict[str, Any]]]
+
+
+@lru_cache(maxsize=512)
+def _compiled(shape: Shape, dialect: Dialect) -> Render:
+    """One statement for groups of rows of this shape, compiled once: each table's INSERT
+    with its rows as one VALUES list, all but the last as data-modifying WITH clauses of
+    the last (PostgreSQL runs each of them exactly once, whatever the last one reads).
+    Values are made ready the way SQLAlchemy makes them (JSON serialised, UTC checked)."""
+    parts: list[str] = []
+    binds: list[tuple[str, int, int, str, Callable[[Any], Any] | None]] = []
+    for g, (target, columns, count) in enumerate(shape):
+        statement = _insert(target)
+        names = [{c: f"g{g}_{n}_{c}" for c in columns} for n in range(count)]
+        compiled = statement.values(
+            [{c: bindparam(name) for c, name in row.items()} for row in names]
+        ).compile(dialect=dialect)
+        if set(compiled.params) != {name for row in names for name in row.values()}:
+            raise ValueError(f"deferred rows of {statement.table} need values for every column")
+        parts.append(str(compiled))
+        for n, row in enumerate(names):
+            for column, name in row.items():
+                kind = statement.table.c[column].type.dialect_impl(dialect)
+                binds.append((name, g, n, column, kind.bind_processor(dialect)))
+    sql = parts[-1]
+    if len(parts) > 1:
+        sql = "WITH " + ", ".join(f"w{g} AS ({p})" for g, p in enumerate(parts[:-1])) + " " + sql
+
+    def render(groups: list[list[dict[str, Any]]]) -> tuple[str, dict[str, Any]]:
+        params: dict[str, Any] = {}
+        for name, g, n, column, process in binds:
+            value = groups[g][n][column]
+            params[name] = process(value) if process else value
+        return sql, params
 
     return render
 
