@@ -9,7 +9,6 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from shopfloor.platform import deferred
 from shopfloor.platform.db import WRITE_INTENT
 
 
@@ -37,4 +36,4 @@ class UnitOfWork:
             self.session.close()
 
     def commit(self) -> None:
-        deferred.commit(self.session)
+        self.session.commit()  # the deferred rows are written first (platform.deferred)
