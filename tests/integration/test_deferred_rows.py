@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from shopfloor.audit import service as audit
 from shopfloor.audit.tables import AuditEntry
 from shopfloor.demo.plant import seed_demo_plant
-from shopfloor.execution.scope import OUTPUT_TOTALS, outputs
+from shopfloor.execution.scope import OUTPUT_TOTALS, output
 from shopfloor.orders.tables import Operation
 from shopfloor.platform import deferred, idempotency, outbox
 from shopfloor.platform.outbox import OutboxEvent
@@ -118,7 +118,7 @@ def test_rows_of_several_tables_and_repeated_upserts_all_land(sessions, ctx):
         seed_demo_plant(session, ctx)
         session.commit()
         op_id = session.scalars(select(Operation.id).order_by(Operation.id)).first()
-        before = outputs(session, [op_id])[op_id].rework
+        before = output(session, op_id).rework
         last_event = session.scalar(select(func.max(OutboxEvent.position)))
     with UnitOfWork(sessions) as uow:
         for n in range(3):
@@ -133,4 +133,4 @@ def test_rows_of_several_tables_and_repeated_upserts_all_land(sessions, ctx):
         new_events = select(OutboxEvent.payload).where(OutboxEvent.position > last_event)
         payloads = session.scalars(new_events.order_by(OutboxEvent.position)).all()
         assert payloads == [{"n": 0}, {"n": 1}, {"n": 2}]
-        assert outputs(session, [op_id])[op_id].rework == before + Decimal("1.5")
+        assert output(session, op_id).rework == before + Decimal("1.5")

@@ -10,7 +10,7 @@ from alembic import command
 from sqlalchemy import select
 
 from shopfloor.demo.plant import seed_demo_plant
-from shopfloor.execution.scope import OUTPUT_TOTALS, outputs
+from shopfloor.execution.scope import OUTPUT_TOTALS, output
 from shopfloor.orders.tables import Operation
 from shopfloor.platform.migrate import alembic_config
 from tests.support.databases import engine_for
@@ -51,7 +51,7 @@ def test_totals_add_exactly_and_are_read_within_the_command(session, ctx):
     seed_demo_plant(session, ctx)
     session.commit()
     op_id = session.scalars(select(Operation.id).order_by(Operation.id)).first()
-    before = outputs(session, [op_id])[op_id].rework
+    before = output(session, op_id).rework
     for amount in ("0.1", "0.2", "0.000001"):
         OUTPUT_TOTALS.add(session, Decimal(amount), operation_id=op_id, kind="rework")
-    assert outputs(session, [op_id])[op_id].rework == before + Decimal("0.300001")
+    assert output(session, op_id).rework == before + Decimal("0.300001")

@@ -141,12 +141,12 @@ def _check_flow(
     previous_op = next(
         (op for op in scope.operations(session) if op.operation_no == previous_no), None
     )
-    wanted = [operation.id] if previous_op is None else [operation.id, previous_op.id]
-    reported = outputs(session, wanted)
-    previous = reported[previous_op.id] if previous_op else None
+    reported = outputs(session, scope.order.id)
+    nothing = domain.output_of(())
+    previous = reported.get(previous_op.id, nothing) if previous_op else None
     available = orders_domain.available_input(scope.order.quantity, previous)
     orders_domain.check_output(
-        operation.operation_no, kind, amount, reported[operation.id], available
+        operation.operation_no, kind, amount, reported.get(operation.id, nothing), available
     )
 
 

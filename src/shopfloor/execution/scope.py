@@ -30,7 +30,7 @@ from shopfloor.materials.domain import OrderKeys
 from shopfloor.materials.tables import Lot, MaterialMove, SerialNumber
 from shopfloor.orders import domain as orders_domain
 from shopfloor.orders.tables import Operation, OrderComponent, ProductionOrder
-from shopfloor.platform import outbox
+from shopfloor.platform import direct, outbox
 from shopfloor.platform.totals import RunningTotal
 
 
@@ -206,7 +206,7 @@ def _operation_scope_statement() -> Select[*tuple[Any, ...]]:
 
 def _load_scope(session: Session, stmt: Select[*tuple[Any, ...]], key: int) -> OrderScope | None:
     session.flush()  # a changed order entity counts; then the plain row is enough
-    row = session.connection().execute(stmt, {"id": key}).first()
+    row = direct.first(session, stmt, {"id": key})
     return None if row is None else _scope_of(row)
 
 
@@ -256,24 +256,29 @@ def operation_by_no(session: Session, order_id: int, operation_no: int) -> Opera
     raise NotFound(f"order {order_id} has no operation {operation_no}")
 
 
-def output(session: Session, operation_id: int) -> orders_domain.Output:
-    """Net good, scrap and rework reported at one operation (reversals subtract)."""
-    return outputs(session, [operation_id])[operation_id]
-
-
 OUTPUT_TOTALS = RunningTotal(cast(Table, OperationOutput.__table__), ("operation_id", "kind"))
 _OUT = OperationOutput
-_OUTPUTS = select(_OUT.operation_id, _OUT.kind, _OUT.quantity).where(
-    _OUT.operation_id.in_(bindparam("ids", expanding=True))
+_OUTPUT = select(_OUT.operation_id, _OUT.kind, _OUT.quantity).where(
+    _OUT.operation_id == bindparam("operation_id")
+)
+_ORDER_OUTPUTS = select(_OUT.operation_id, _OUT.kind, _OUT.quantity).where(
+    _OUT.operation_id.in_(select(Operation.id).where(Operation.order_id == bindparam("order_id")))
 )
 
 
-def outputs(session: Session, operation_ids: list[int]) -> dict[int, orders_domain.Output]:
-    """`output` of several operations, in one query (of their running totals)."""
-    rows = OUTPUT_TOTALS.read(session, _OUTPUTS, ids=operation_ids)
+def output(session: Session, operation_id: int) -> orders_domain.Output:
+    """Net good, scrap and rework reported at one operation (reversals subtract)."""
+    rows = OUTPUT_TOTALS.read(session, _OUTPUT, operation_id=operation_id)
+    return domain.output_of((kind, qty(total)) for _, kind, total in rows)
+
+
+def outputs(session: Session, order_id: int) -> dict[int, orders_domain.Output]:
+    """`output` of every operation of the order, in one query (of their running totals);
+    an operation that reported nothing has none."""
+    rows = OUTPUT_TOTALS.read(session, _ORDER_OUTPUTS, order_id=order_id)
     return {
         op_id: domain.output_of((kind, qty(total)) for of, kind, total in rows if of == op_id)
-        for op_id in operation_ids
+        for op_id in {of for of, _, _ in rows}
     }
 
 

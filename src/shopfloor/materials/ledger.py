@@ -116,10 +116,8 @@ _ORDER_TOTALS = select(
     OrderMaterialTotal.substitute_for_item_id,
     OrderMaterialTotal.quantity,
 ).where(
-    OrderMaterialTotal.order_id == bindparam("order_id"),
-    OrderMaterialTotal.kind.in_(bindparam("kinds", expanding=True)),
-    OrderMaterialTotal.item_id.in_(bindparam("items", expanding=True)),
-)
+    OrderMaterialTotal.order_id == bindparam("order_id")
+)  # all of the order's (a few rows): picked here, and no expanding parameters to bind
 
 
 def _count(session: Session, move: MaterialMove) -> None:
@@ -140,8 +138,12 @@ def order_totals(
 ) -> dict[tuple[str, int, int | None], Decimal]:
     """(kind, item, replaced component or None) → net quantity the order's moves of these
     kinds and items add up to, reversals included: one row per key, not the history."""
-    rows = _TOTALS.read(session, _ORDER_TOTALS, order_id=order_id, kinds=kinds, items=item_ids)
-    return {(kind, item, replaced or None): qty(amount) for kind, item, replaced, amount in rows}
+    rows = _TOTALS.read(session, _ORDER_TOTALS, order_id=order_id)
+    return {
+        (kind, item, replaced or None): qty(amount)
+        for kind, item, replaced, amount in rows
+        if kind in kinds and item in item_ids
+    }
 
 
 def _check_lot(session: Session, kind: str, lot_id: int, item_id: int, when: datetime) -> None:

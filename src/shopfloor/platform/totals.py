@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 from shopfloor.kernel.quantities import qty
-from shopfloor.platform import deferred
+from shopfloor.platform import deferred, direct
 
 
 class RunningTotal:
@@ -54,10 +54,10 @@ class RunningTotal:
             params = {f"k_{k}": v for k, v in key.items()}
             connection.execute(self._update, {**params, "amount": qty(current) + qty(amount)})
 
-    def read(self, session: Session, statement: Any, **params: Any) -> list[Any]:
+    def read(self, session: Session, statement: Any, **params: Any) -> list[tuple[Any, ...]]:
         """Rows of `statement` (a select over the totals) after the deferred additions."""
         deferred.flush(session)
-        return list(session.connection().execute(statement, params))
+        return direct.rows(session, statement, params)
 
 
 @cache
