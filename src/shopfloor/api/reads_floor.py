@@ -23,6 +23,7 @@ from shopfloor.materials import queries as material_queries
 from shopfloor.materials.tables import Lot, MaterialMove, SerialNumber
 from shopfloor.orders import queries as order_queries
 from shopfloor.orders.tables import ProductionOrder
+from shopfloor.platform.db import noted_codes
 
 # --- material moves -----------------------------------------------------------------------
 
@@ -53,12 +54,16 @@ class MoveView:
 
 
 def _codes(session: Session, table: Any, column: Any, ids: set[int | None]) -> dict[int, str]:
-    """Code per id: from the rows the command already has in its session, else one query."""
+    """Code per id: from the rows the command already has in its session (as entities or
+    as noted codes), else one query."""
     found: dict[int, str] = {}
+    noted = noted_codes(session, table.__tablename__)
     for row_id in {i for i in ids if i is not None}:
         loaded = session.identity_map.get(identity_key(table, row_id))
         if loaded is not None:
             found[row_id] = getattr(loaded, column.key)
+        elif row_id in noted:
+            found[row_id] = noted[row_id]
     missing = {i for i in ids if i is not None} - found.keys()
     if missing:
         found.update(session.execute(select(table.id, column).where(table.id.in_(missing))).all())

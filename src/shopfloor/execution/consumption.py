@@ -34,8 +34,10 @@ from shopfloor.masterdata.tables import BomAlternative, Item, UnitOfMeasure
 from shopfloor.materials import domain as rules
 from shopfloor.materials import queries as material_queries
 from shopfloor.materials import service as materials
-from shopfloor.materials.tables import Lot, MaterialMove
+from shopfloor.materials.tables import MaterialMove
 from shopfloor.orders.tables import Operation, OrderComponent
+from shopfloor.platform import direct
+from shopfloor.platform.db import note_codes
 
 
 class Material(Protocol):
@@ -53,7 +55,7 @@ class Material(Protocol):
 
 @dataclass(frozen=True)
 class _Stock:
-    """An approved alternative item, as read with the BOM line it may replace."""
+    """A BOM component or an approved alternative item, as read with the BOM line."""
 
     id: int
     code: str
@@ -169,7 +171,7 @@ def _announce(
     move: MaterialMove,
     item: Material,
     unit: str,
-    lot: Lot | None,
+    lot: materials.LotState | None,
     operation: Operation | None,
     details: dict[str, Any],
 ) -> None:
@@ -194,12 +196,12 @@ def _announce(
 
 _C, _ITEM, _ALT, _ALT_ITEM = OrderComponent, aliased(Item), BomAlternative, aliased(Item)
 _COMPONENT = (_C.item_id, _C.operation_no, _C.norm_quantity, _C.tolerance_pct, _C.uom_id)
+_ITEM_COLUMNS = (_ITEM.id, _ITEM.code, _ITEM.lot_tracked, _ITEM.uom_id)
 _ALTERNATIVE = (_ALT_ITEM.id, _ALT_ITEM.code, _ALT_ITEM.lot_tracked, _ALT_ITEM.uom_id, _ALT.ratio)
 # The order's BOM lines of one component, each with every alternative approved for it (one
-# row per alternative, or one with none): one statement for what the norm check needs. The
-# component's item and unit come as entities: the answer shows their codes from the session.
+# row per alternative, or one with none): one statement for what the norm check needs.
 _BOM_LINES = (
-    select(_C.line_no, *_COMPONENT, _ITEM, UnitOfMeasure, *_ALTERNATIVE)
+    select(_C.line_no, *_COMPONENT, *_ITEM_COLUMNS, UnitOfMeasure.code, *_ALTERNATIVE)
     .join(_ITEM, _ITEM.id == _C.item_id)
     .join(UnitOfMeasure, UnitOfMeasure.id == _C.uom_id)
     .outerjoin(_ALT, _ALT.bom_line_id == _C.bom_line_id)
@@ -219,15 +221,21 @@ def _bom_line(
     """The execution BOM line of the component (or of the component it replaces), and the
     consumed item. Anything else is not consumable on this order."""
     wanted = substitute_for or item_code
-    rows = session.execute(_BOM_LINES, {"order_id": scope.order.id, "code": wanted})
+    rows = direct.rows(session, _BOM_LINES, {"order_id": scope.order.id, "code": wanted})
     lines: dict[int, tuple[_Component, Material, str, list[Any]]] = {}
-    item_at = len(_COMPONENT)
+    item_at, alternative_at = len(_COMPONENT), len(_COMPONENT) + len(_ITEM_COLUMNS) + 1
     for line_no, *values in rows:
         if line_no not in lines:
-            item, unit = values[item_at], values[item_at + 1]
-            lines[line_no] = (_Component(*values[:item_at]), item, unit.code, [])
-        if values[item_at + 2] is not None:  # an approved alternative
-            lines[line_no][3].append(values[item_at + 2 :])
+            component, unit = _Component(*values[:item_at]), values[alternative_at - 1]
+            item = _Stock(*values[item_at : alternative_at - 1])
+            lines[line_no] = (component, item, unit, [])
+            note_codes(session, Item.__tablename__, {item.id: item.code})
+            note_codes(session, UnitOfMeasure.__tablename__, {component.uom_id: unit})
+        if values[alternative_at] is not None:  # an approved alternative
+            lines[line_no][3].append(values[alternative_at:])
+            note_codes(
+                session, Item.__tablename__, {values[alternative_at]: values[alternative_at + 1]}
+            )
     if not lines:
         hint = "" if substitute_for else "; if it replaces a component, say which one"
         raise RuleViolation(
@@ -253,7 +261,7 @@ def _unit_of(line: _Line, item: Material) -> int:
 
 def _component_lot(
     session: Session, ctx: CommandContext, item: Material, lot_code: str | None
-) -> Lot | None:
+) -> materials.LotState | None:
     """The lot consumed from: required for a lot-tracked component. Where lots are created
     on the floor (`SHOPFLOOR_LOT_CREATION` mes or both) an unknown lot is registered at this
     first use (released, origin floor, announced as `lot.created`); where they come from
@@ -267,7 +275,7 @@ def _component_lot(
             session, ctx, item_code=item.code, lot_code=lot_code, origin="floor"
         )
     try:
-        return materials.find_lot(session, item.code, lot_code, item_id=item.id)
+        return materials.lot_head(session, item.id, item.code, lot_code)
     except NotFound as exc:
         raise NotFound(
             f"{exc.detail}; {ctx.boundary.unknown_lot_hint()}", setting=SETTING["lot_creation"]

@@ -15,14 +15,15 @@ from sqlalchemy.orm import Session
 from shopfloor.audit import service as audit
 from shopfloor.execution import domain
 from shopfloor.execution.scope import (
+    OperationHead,
     OrderScope,
     check_unit,
     count_output,
-    operation_scope,
     order_move,
     outputs,
     product_lot,
     product_serial,
+    report_scope,
 )
 from shopfloor.execution.tables import ProductionReport
 from shopfloor.kernel.context import CommandContext
@@ -33,7 +34,6 @@ from shopfloor.masterdata.tables import QualityCode
 from shopfloor.materials.domain import fact_time
 from shopfloor.materials.tables import Lot, SerialNumber
 from shopfloor.orders import domain as orders_domain
-from shopfloor.orders.tables import Operation
 from shopfloor.platform.db import append
 
 
@@ -58,7 +58,7 @@ def report_production(
     operation goes to stock as a `produce` move of the order's item into its lot/serial
     (a new lot is created on the floor); scrap anywhere is a `scrap` move of the item.
     """
-    scope, operation = operation_scope(session, operation_id)
+    scope, operation, operations = report_scope(session, operation_id)
     domain.check_reportable(operation.operation_no, operation.status)
     amount = qty(quantity)
     when = fact_time(occurred_at, ctx.now)
@@ -68,8 +68,8 @@ def report_production(
         code = md.quality_code_by_code(session, quality_code)
     domain.check_quality_code(kind, code.kind if code else None, given=quality_code is not None)
     check_unit(uom_code, scope.unit, f"order {scope.order.erp_order_id}")
-    status_by_no = scope.statuses(session)
-    _check_flow(session, scope, operation, status_by_no, kind, amount)
+    status_by_no = {op.operation_no: op.status for op in operations}
+    _check_flow(session, scope, operation, operations, status_by_no, kind, amount)
     is_last = domain.last_operation(status_by_no) == operation.operation_no
     _check_tracking(scope, kind, is_last, lot_code, serial)
     lot = product_lot(session, ctx, scope, lot_code)
@@ -87,7 +87,7 @@ def _write_report(
     session: Session,
     ctx: CommandContext,
     scope: OrderScope,
-    operation: Operation,
+    operation: OperationHead,
     kind: str,
     amount: Decimal,
     lot: Lot | None,
@@ -132,15 +132,14 @@ def _write_report(
 def _check_flow(
     session: Session,
     scope: OrderScope,
-    operation: Operation,
+    operation: OperationHead,
+    operations: list[OperationHead],
     status_by_no: dict[int, str],
     kind: str,
     amount: Decimal,
 ) -> None:
     previous_no = domain.previous_live_operation(status_by_no, operation.operation_no)
-    previous_op = next(
-        (op for op in scope.operations(session) if op.operation_no == previous_no), None
-    )
+    previous_op = next((op for op in operations if op.operation_no == previous_no), None)
     reported = outputs(session, scope.order.id)
     nothing = domain.output_of(())
     previous = reported.get(previous_op.id, nothing) if previous_op else None
@@ -183,7 +182,7 @@ def _stock_move(
     session: Session,
     ctx: CommandContext,
     scope: OrderScope,
-    operation: Operation,
+    operation: OperationHead,
     report: ProductionReport,
     lot: Lot | None,
 ) -> None:
@@ -208,7 +207,7 @@ def _announce(
     session: Session,
     ctx: CommandContext,
     scope: OrderScope,
-    operation: Operation,
+    operation: OperationHead,
     report: ProductionReport,
     code: QualityCode | None,
     lot: Lot | None,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.orm import Session
@@ -56,6 +56,27 @@ class ItemHead:
     serial_tracked: bool
 
 
+class OperationRef(Protocol):
+    """What a fact needs of its operation: an `Operation` entity, or an `OperationHead`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def operation_no(self) -> int: ...
+    @property
+    def work_center_id(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class OperationHead:
+    """An operation as a report reads it (row-locked with its order), not as an entity."""
+
+    id: int
+    operation_no: int
+    status: str
+    work_center_id: int
+
+
 @dataclass
 class OrderScope:
     order: OrderHead
@@ -90,7 +111,7 @@ class OrderScope:
         """'erp_not_released' or 'erp_closed' when ERP has not released the order."""
         return orders_domain.discrepancy(self.order.erp_status)
 
-    def keys(self, session: Session, operation: Operation | None = None) -> OrderKeys:
+    def keys(self, session: Session, operation: OperationRef | None = None) -> OrderKeys:
         return OrderKeys(
             erp_order_id=self.order.erp_order_id,
             operation_no=operation.operation_no if operation else None,
@@ -100,7 +121,7 @@ class OrderScope:
             discrepancy=self.discrepancy,
         )
 
-    def work_center(self, session: Session, operation: Operation) -> str:
+    def work_center(self, session: Session, operation: OperationRef) -> str:
         """The code of the work center the operation runs on."""
         return self._work_centers.get(operation.id) or work_center_code(session, operation)
 
@@ -111,7 +132,7 @@ class OrderScope:
         event_type: str,
         payload: dict[str, Any],
         *,
-        operation: Operation | None = None,
+        operation: OperationRef | None = None,
         occurred_at: datetime | None = None,
         **glue: Any,
     ) -> None:
@@ -153,6 +174,22 @@ def operation_scope(session: Session, operation_id: int) -> tuple[OrderScope, Op
     if operation is None:
         raise NotFound(f"no operation with id {operation_id}")
     return scope, operation
+
+
+def report_scope(
+    session: Session, operation_id: int
+) -> tuple[OrderScope, OperationHead, list[OperationHead]]:
+    """`operation_scope` for a command that changes no operation (a production report):
+    the same locks in the same order, the operations read as plain rows."""
+    session.flush()
+    rows = direct.rows(session, _REPORT_SCOPE, {"id": operation_id})
+    heads = [OperationHead(*row[:4]) for row in rows]
+    operation = next((op for op in heads if op.id == operation_id), None)
+    if operation is None:
+        raise NotFound(f"no operation with id {operation_id}")
+    scope = _scope_of(rows[0][5:])
+    scope._work_centers = {row[0]: row[4] for row in rows}
+    return scope, operation, heads
 
 
 # The statements of every command are built once: SQLAlchemy then reuses their compiled
@@ -204,6 +241,23 @@ def _operation_scope_statement() -> Select[*tuple[Any, ...]]:
     )
 
 
+_OP_HEAD = (Operation.id, Operation.operation_no, Operation.status, Operation.work_center_id)
+_REPORT_SCOPE = (
+    _with_versions(
+        select(*_OP_HEAD, Equipment.code, *_SCOPE)
+        .select_from(ProductionOrder)
+        .join(Operation, Operation.order_id == ProductionOrder.id)
+        .join(Equipment, Equipment.id == Operation.work_center_id)
+    )
+    .where(
+        ProductionOrder.id
+        == select(Operation.order_id).where(Operation.id == bindparam("id")).scalar_subquery()
+    )
+    .order_by(Operation.operation_no)
+    .with_for_update(of=[ProductionOrder, Operation])
+)
+
+
 def _load_scope(session: Session, stmt: Select[*tuple[Any, ...]], key: int) -> OrderScope | None:
     session.flush()  # a changed order entity counts; then the plain row is enough
     row = direct.first(session, stmt, {"id": key})
@@ -240,7 +294,7 @@ def load_operations(
     return [(op, center) for op, center in rows]
 
 
-def work_center_code(session: Session, operation: Operation) -> str:
+def work_center_code(session: Session, operation: OperationRef) -> str:
     return md.equipment_by_id(session, operation.work_center_id).code
 
 
@@ -356,8 +410,8 @@ def order_move(
     item_id: int,
     quantity: Decimal,
     uom_id: int,
-    operation: Operation | None,
-    lot: Lot | None,
+    operation: OperationRef | None,
+    lot: materials.LotState | None,
     **details: Any,
 ) -> MaterialMove:
     """Append a move of this order to the ledger, with its versions and ERP flag."""
@@ -370,7 +424,7 @@ def order_move(
         uom_id=uom_id,
         order_id=scope.order.id,
         operation_id=operation.id if operation else None,
-        lot_id=lot.id if lot else None,
+        lot=lot,
         bom_version=scope.bom_version,
         routing_version=scope.routing_version,
         discrepancy=scope.discrepancy,

@@ -22,6 +22,7 @@ from shopfloor.kernel.quantities import qty
 from shopfloor.masterdata import queries as md
 from shopfloor.materials import domain
 from shopfloor.materials.domain import OrderKeys
+from shopfloor.materials.lots import LotState
 from shopfloor.materials.tables import Lot, MaterialMove, OrderMaterialTotal, SerialNumber
 from shopfloor.platform import outbox
 from shopfloor.platform.db import append
@@ -48,6 +49,7 @@ def record_move(
     order_id: int | None = None,
     operation_id: int | None = None,
     lot_id: int | None = None,
+    lot: LotState | None = None,
     serial_id: int | None = None,
     bom_version: str | None = None,
     routing_version: str | None = None,
@@ -63,13 +65,16 @@ def record_move(
     returned is the row as written (not in the session: nothing changes it).
 
     A consume move from a lot needs a lot that may be consumed on that day (released and
-    not past its expiry). The event is the caller's to emit.
+    not past its expiry); `lot`, when the caller has read it, spares reading it again.
+    The event is the caller's to emit.
     """
     amount = qty(quantity)
     domain.check_move(kind, amount, reversal=False)
     when = domain.fact_time(occurred_at, ctx.now)
+    if lot is not None:
+        lot_id = lot.id
     if lot_id is not None:
-        _check_lot(session, kind, lot_id, item_id, when)
+        _check_lot(session, kind, lot or _lot(session, lot_id), item_id, when)
     values: dict[str, Any] = dict(
         kind=kind,
         order_id=order_id,
@@ -146,11 +151,15 @@ def order_totals(
     }
 
 
-def _check_lot(session: Session, kind: str, lot_id: int, item_id: int, when: datetime) -> None:
-    """The lot belongs to the moved item; a consumed lot may be consumed on that day."""
+def _lot(session: Session, lot_id: int) -> Lot:
     lot = session.get(Lot, lot_id)
     if lot is None:
         raise NotFound(f"no lot with id {lot_id}")
+    return lot
+
+
+def _check_lot(session: Session, kind: str, lot: LotState, item_id: int, when: datetime) -> None:
+    """The lot belongs to the moved item; a consumed lot may be consumed on that day."""
     if lot.item_id != item_id:
         owner = md.item_by_id(session, lot.item_id).code
         raise RuleViolation(

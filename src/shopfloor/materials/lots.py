@@ -4,7 +4,9 @@ Never commits."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +19,8 @@ from shopfloor.masterdata import queries as md
 from shopfloor.materials import domain
 from shopfloor.materials.domain import OrderKeys
 from shopfloor.materials.tables import Lot, SerialNumber
-from shopfloor.platform import deferred, outbox
+from shopfloor.platform import deferred, direct, outbox
+from shopfloor.platform.db import note_codes
 
 
 def register_lot(
@@ -97,6 +100,47 @@ def _lot_or_fail(session: Session, item_id: int, lot_code: str) -> Lot:
     lot = _lot(session, item_id, lot_code)
     if lot is None:
         raise NotFound(f"no lot '{lot_code}' of item {item_id}")
+    return lot
+
+
+class LotState(Protocol):
+    """What a move checks of its lot: a `Lot` entity, or a `LotHead`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def item_id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def expires_on(self) -> date | None: ...
+
+
+@dataclass(frozen=True)
+class LotHead:
+    """A lot read as plain columns, for a command that consumes from it and changes none."""
+
+    id: int
+    code: str
+    item_id: int
+    status: str
+    expires_on: date | None
+
+
+_LOT_HEAD = select(Lot.id, Lot.code, Lot.item_id, Lot.status, Lot.expires_on).where(
+    Lot.item_id == bindparam("item_id"), Lot.code == bindparam("code")
+)
+
+
+def lot_head(session: Session, item_id: int, item_code: str, lot_code: str) -> LotHead:
+    """`find_lot` as plain columns (its code noted for the views of the command)."""
+    row = direct.first(session, _LOT_HEAD, {"item_id": item_id, "code": lot_code})
+    if row is None:
+        raise NotFound(f"no lot '{lot_code}' of {item_code} is registered")
+    lot = LotHead(*row)
+    note_codes(session, Lot.__tablename__, {lot.id: lot.code})
     return lot
 
 

@@ -13,8 +13,10 @@ from shopfloor.materials.ledger import (
     reverse_move,
 )
 from shopfloor.materials.lots import (
+    LotState,
     find_lot,
     find_serial,
+    lot_head,
     register_lot,
     register_serial,
     set_lot_status,
@@ -22,9 +24,11 @@ from shopfloor.materials.lots import (
 
 __all__ = [
     "EVENT_OF_KIND",
+    "LotState",
     "find_lot",
     "find_serial",
     "load_move",
+    "lot_head",
     "order_totals",
     "record_move",
     "register_lot",

@@ -161,6 +161,20 @@ def _hold(session: Session, instance: object) -> None:
     session.info.setdefault("held", []).append(instance)
 
 
+_CODES = "shopfloor_codes"
+
+
+def note_codes(session: Session, table: str, codes: dict[int, str]) -> None:
+    """Keep the codes of rows a command read as plain columns (not entities) for the
+    session's short life, so a view of what it wrote names them without reading again."""
+    session.info.setdefault(_CODES, {}).setdefault(table, {}).update(codes)
+
+
+def noted_codes(session: Session, table: str) -> dict[int, str]:
+    found: dict[int, str] = session.info.get(_CODES, {}).get(table, {})
+    return found
+
+
 @cache
 def _appending(table: Table) -> ReturningInsert[int]:
     return insert(table).returning(table.c.id)
