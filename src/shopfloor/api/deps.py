@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
+import orjson
 from anyio import CapacityLimiter, to_thread
 from anyio.lowlevel import RunVar
 from fastapi import Depends, Header, Request
@@ -123,6 +124,13 @@ def require(*roles: str) -> Any:
     return Depends(RoleCheck(*roles))
 
 
+class Answer(JSONResponse):
+    """A command's JSON answer, its content already JSON-ready, written with orjson."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 class IdempotencyKeyReused(RuleViolation):
     code = "idempotency-key-reused"
     title = "Idempotency-Key already used"
@@ -189,7 +197,7 @@ class CommandRunner:
                 if replay is None:
                     raise
                 return replay
-        return JSONResponse(body, status_code=status_code)
+        return Answer(body, status_code=status_code)
 
     def _replay(self, session: Session, principal: str) -> JSONResponse | None:
         """The stored response for this key, read after rolling this run back."""

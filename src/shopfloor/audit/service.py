@@ -7,9 +7,9 @@ finds them (one sealer at a time: an advisory lock on PostgreSQL, the write lock
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
@@ -64,7 +64,7 @@ def appended(session: Session) -> int:
 
 
 def _plain(value: Any) -> Any:
-    return None if value is None else json.loads(to_json(value))
+    return None if value is None else orjson.loads(to_json(value))
 
 
 def seal(session: Session, *, wait: bool = True) -> int:

@@ -6,12 +6,12 @@ times in UTC and quantities exact on both.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import (
     Dialect,
     MetaData,
@@ -95,9 +95,18 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+_CANONICAL = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME  # times as `datetime.isoformat` writes them
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
 def to_json(value: Any) -> str:
-    """Canonical JSON: sorted keys, no spaces; decimals and times as strings."""
-    return json.dumps(value, default=_json_default, sort_keys=True, separators=(",", ":"))
+    """Canonical JSON: sorted keys, no spaces; decimals and times as strings. (orjson: it
+    writes every audit entry, event and stored answer, several times faster than `json`.)"""
+    return orjson.dumps(value, default=_json_default, option=_CANONICAL).decode()
 
 
 def make_engine(url: str, pool_size: int = 10) -> Engine:
