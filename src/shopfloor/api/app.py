@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -110,6 +111,7 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sealer = AuditSealer(runtime, runtime.settings.audit_seal_seconds)
         if background:
+            sys.setswitchinterval(runtime.settings.api_switch_ms / 1000)
             sealer.start()
             threading.Thread(  # ready before the first recompute asks for them
                 target=start_workers,

@@ -7,6 +7,7 @@ finds them (one sealer at a time: an advisory lock on PostgreSQL, the write lock
 
 from __future__ import annotations
 
+from collections import namedtuple
 from typing import Any, cast
 
 import orjson
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from shopfloor.audit.domain import GENESIS, ChainBreak, SealedEntry, entry_hash, verify_chain
 from shopfloor.audit.tables import CONTENT, AuditChainHead, AuditEntry, content_of
 from shopfloor.kernel.context import CommandContext
-from shopfloor.platform import deferred
+from shopfloor.platform import deferred, direct
 from shopfloor.platform.db import to_json
 
 SEAL_LOCK_KEY = 74_110_001
@@ -86,7 +87,7 @@ def seal(session: Session, *, wait: bool = True) -> int:
     previous: str = last[1] if last and last[1] is not None else GENESIS
     sealed = 0
     while True:
-        batch = session.execute(_UNSEALED).all()
+        batch = [_Unsealed(*row) for row in direct.rows(session, _UNSEALED)]
         if not batch:
             if sealed:
                 _move_head(session, seq, previous)
@@ -94,11 +95,26 @@ def seal(session: Session, *, wait: bool = True) -> int:
         seals = []
         for entry in batch:
             seq += 1
-            digest = entry_hash(previous, seq, content_of(entry))
-            seals.append({"entry": entry.id, "at": seq, "after": previous, "digest": digest})
+            content = content_of(entry)
+            digest = entry_hash(previous, seq, content)
+            seals.append({"entry": content["id"], "at": seq, "after": previous, "digest": digest})
             previous = digest
-        session.connection().execute(_SEAL, seals)  # one executemany, not the unit of work
+        _write_seals(session, seals)
         sealed += len(batch)
+
+
+_Unsealed = namedtuple("_Unsealed", CONTENT)  # type: ignore[misc]  # the row, by name
+
+
+def _write_seals(session: Session, seals: list[dict[str, Any]]) -> None:
+    """The batch's seals in one statement on PostgreSQL (the rows as arrays), one
+    executemany elsewhere; not the unit of work."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(_SEAL, seals)
+        return
+    columns = {key: [seal[key] for seal in seals] for key in ("entry", "at", "after", "digest")}
+    connection.execute(_SEAL_ALL, columns)
 
 
 _LOCK = text("SELECT pg_advisory_xact_lock(:k)")
@@ -110,6 +126,12 @@ _UNSEALED = (
     .where(AuditEntry.seq.is_(None))
     .order_by(AuditEntry.id)
     .limit(SEAL_BATCH)
+)
+_SEAL_ALL = text(
+    "UPDATE audit_entry SET seq = v.at, prev_hash = v.after, hash = v.digest"
+    " FROM unnest(CAST(:entry AS bigint[]), CAST(:at AS bigint[]),"
+    " CAST(:after AS varchar[]), CAST(:digest AS varchar[])) AS v(entry, at, after, digest)"
+    " WHERE audit_entry.id = v.entry"
 )
 _SEAL = (
     update(AuditEntry)

