@@ -11,6 +11,10 @@ served the same way (uvicorn, same workers, same host, same wrk clients and dura
 
 Last line: `api: ratio=<req/s shopfloor ÷ req/s floor> tx_per_s=<successful shopfloor
 requests/s> p99_ms=<shopfloor p99> p99_ratio=<p99 shopfloor ÷ p99 floor>`.
+
+`--against CHECKOUT` serves shopfloor from another checkout in the floor's place: the two
+alternate rounds under the same load, so a change is measured against what it changes
+(the machine's drift falls on both alike).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from bench.lib import floor_app, pg, wrk
 from bench.lib.plant import Plant, seed
@@ -83,6 +88,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--trace-sql",
         action="store_true",
         help="with --profile: print the SQL statements of one transaction instead",
+    )
+    parser.add_argument(
+        "--against",
+        metavar="CHECKOUT",
+        help="instead of the floor: serve shopfloor from another checkout (say a git worktree "
+        "of an earlier commit) the same way, and compare the two (an A/B of a change)",
     )
     args = parser.parse_args(argv)
     if min(args.clients, args.workers, args.seconds, args.rounds) < 1 or args.warmup < 0:
@@ -187,18 +198,28 @@ def measure_both(url: str, plant: Plant, args: argparse.Namespace) -> tuple[Side
     floor_env = {"BENCH_FLOOR_DATABASE_URL": url}
     with contextlib.ExitStack() as stack:
         with console.status(f"starting both servers with {args.workers} worker(s) each"):
-            fsrv = stack.enter_context(
-                serve("floor", FLOOR_FACTORY, floor_app.HEALTH_PATH, args.workers, floor_env)
-            )
+            if args.against:  # the other checkout's package first on the path
+                other = {**shopfloor_env, "PYTHONPATH": str(Path(args.against, "src").resolve())}
+                fsrv = stack.enter_context(
+                    serve("against", SHOPFLOOR_FACTORY, "/healthz", args.workers, other)
+                )
+            else:
+                fsrv = stack.enter_context(
+                    serve("floor", FLOOR_FACTORY, floor_app.HEALTH_PATH, args.workers, floor_env)
+                )
             ssrv = stack.enter_context(
                 serve("shopfloor", SHOPFLOOR_FACTORY, "/healthz", args.workers, shopfloor_env)
             )
         token = sign_in(ssrv, plant)
-        targets = [
-            Target("shopfloor", ssrv, shopfloor_slots(plant), _headers(token)),
-            # the floor gets a bearer header of the same size, which it ignores
-            Target("floor", fsrv, floor_slots(args.clients), _headers("x" * len(token))),
-        ]
+        targets = [Target("shopfloor", ssrv, shopfloor_slots(plant), _headers(token))]
+        if args.against:
+            targets.append(
+                Target("against", fsrv, shopfloor_slots(plant), _headers(sign_in(fsrv, plant)))
+            )
+        else:  # the floor gets a bearer header of the same size, which it ignores
+            targets.append(
+                Target("floor", fsrv, floor_slots(args.clients), _headers("x" * len(token)))
+            )
         for target in targets:
             smoke(target)
         shopfloor, floor = measure(
@@ -274,5 +295,6 @@ def main(argv: Sequence[str]) -> int:
     failed = shopfloor.failures + floor.failures
     if failed:
         console.print(f"[bold red]{failed} request(s) failed[/] (every answer must be 2xx)")
-    print(last_line(NAME, shopfloor, floor), flush=True)
+    name = f"{NAME} (this checkout ÷ {args.against})" if args.against else NAME
+    print(last_line(name, shopfloor, floor), flush=True)
     return 1 if failed else 0

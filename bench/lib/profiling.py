@@ -17,12 +17,13 @@ import pstats
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import event
+import psycopg
 
 from bench.lib.report import console
 from bench.lib.wrk import Request
@@ -83,14 +84,13 @@ class InProcess:
         self.send(min(20, count))
         statements: Counter[str] = Counter()
 
-        def tally(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        def tally(statement: str) -> None:
             statements[statement.split(None, 1)[0].upper()] += 1
 
-        event.listen(self.engine, "before_cursor_execute", tally)
-        cpu, wall = time.process_time(), time.perf_counter()
-        sent = self.send(count)
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        event.remove(self.engine, "before_cursor_execute", tally)
+        with _statements_sent(tally):
+            cpu, wall = time.process_time(), time.perf_counter()
+            sent = self.send(count)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         kinds = ", ".join(f"{k} {v / sent:.1f}" for k, v in statements.most_common())
         console.print(
             f"[bold]{name:>10}[/]: {cpu / sent * 1000:6.2f} ms CPU, {wall / sent * 1000:6.2f} ms "
@@ -103,12 +103,11 @@ class InProcess:
         self.send(min(20, count))
         lines: list[str] = []
 
-        def keep(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        def keep(statement: str) -> None:
             lines.append(" ".join(statement.split())[: int(os.environ.get("BENCH_SQL_WIDTH", 160))])
 
-        event.listen(self.engine, "before_cursor_execute", keep)
-        self.send(count)
-        event.remove(self.engine, "before_cursor_execute", keep)
+        with _statements_sent(keep):
+            self.send(count)
         for number, line in enumerate(lines, 1):
             console.print(f"{number:3} {line}", markup=False, highlight=False)
 
@@ -130,6 +129,25 @@ class InProcess:
         stats.sort_stats("cumulative").print_stats(r"/shopfloor/", top)
         if os.environ.get("BENCH_PROFILE_DUMP"):
             stats.dump_stats(os.environ["BENCH_PROFILE_DUMP"])
+
+
+@contextmanager
+def _statements_sent(record: Callable[[str], None]) -> Iterator[None]:
+    """Call `record` with every statement sent through a psycopg cursor — SQLAlchemy's and
+    those shopfloor sends on the driver itself (`platform.direct`, `platform.deferred`);
+    BEGIN and COMMIT are not statements of a cursor and are not counted."""
+    original = psycopg.Cursor.execute
+
+    def execute(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        text = query if isinstance(query, str) else str(query)
+        record("PING (the pool's pre-ping, an empty statement)" if text.strip() == ";" else text)
+        return original(cursor, query, *args, **kwargs)
+
+    psycopg.Cursor.execute = execute  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        psycopg.Cursor.execute = original  # type: ignore[method-assign]
 
 
 def _area(filename: str) -> str:
