@@ -38,11 +38,12 @@ class _Ready:
     results: tuple[Processor, ...] | None = None  # per column, once the driver's types are
     # known (SQLAlchemy picks some by them); empty when no column needs one
 
-    def processors(self, dialect: Dialect, description: Any) -> tuple[Processor, ...]:
+    def processors(self, dialect: Dialect, cursor: Any) -> tuple[Processor, ...]:
+        """Found on the first run (psycopg builds `description` anew at each access)."""
         if self.results is None:
             found = tuple(
                 kind._cached_result_processor(dialect, column.type_code)
-                for kind, column in zip(self.types, description, strict=True)
+                for kind, column in zip(self.types, cursor.description, strict=True)
             )
             self.results = found if any(found) else ()
         return self.results
@@ -86,10 +87,10 @@ def rows(
     try:
         with driver.cursor() as cursor:
             cursor.execute(ready.sql, values)
-            if cursor.description is None:
+            if not ready.types:  # no result columns: a statement without RETURNING
                 return []
             fetched: list[tuple[Any, ...]] = cursor.fetchall()
-            processors = ready.processors(connection.dialect, cursor.description)
+            processors = ready.processors(connection.dialect, cursor)
     except psycopg.Error as exc:
         raise DBAPIError.instance(ready.sql, values, exc, psycopg.Error) from exc
     if not processors:
