@@ -120,7 +120,7 @@ def _statements(rows: list[Row]) -> list[list[Group]]:
 def _processor(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     """What SQLAlchemy would do to a value of the column; JSON written as its text (the
     statement casts it), which spares psycopg a JSON wrapper and dumper per value."""
-    if isinstance(column.type, JSON) and dialect.name == "postgresql":
+    if isinstance(column.type, JSON):
         return to_json  # None too: SQLAlchemy writes it as JSON null
     kind = column.type.dialect_impl(dialect)
     return cast(Callable[[Any], Any] | None, kind.bind_processor(dialect))
