@@ -2,8 +2,8 @@
 
 A command's reads and appends are a few small statements each. Through SQLAlchemy's
 `Connection.execute` every one of them pays for the execution context, the result object
-and its metadata — measured at about 45 µs a statement, on top of the driver's own 60, and
-more than the statement costs PostgreSQL. Here a statement is compiled once per dialect
+and its metadata — measured at about 45 µs a statement, on top of the driver's own 60.
+Here a statement is compiled once per dialect
 into its SQL text, the bind processors of its parameters and the result processors of its
 columns, exactly as SQLAlchemy would apply them; each run then only converts the values
 and hands the SQL to psycopg (which prepares it server-side after a few runs).
