@@ -74,15 +74,15 @@ def rows(
     session: Session, statement: Executable, params: Mapping[str, Any] | None = None
 ) -> list[tuple[Any, ...]]:
     """Every row of `statement` (a Core SELECT, or DML with RETURNING) as tuples."""
+    given = params or {}
     connection = session.connection()
     if connection.dialect.name != "postgresql":
-        return [tuple(row) for row in connection.execute(statement, dict(params or {}))]
-    columns = tuple(sorted(params or ())) if isinstance(statement, Insert) else None
+        return [tuple(row) for row in connection.execute(statement, dict(given))]
+    columns = tuple(sorted(given)) if isinstance(statement, Insert) else None
     ready = _ready(statement, connection.dialect, columns)
     values = dict(ready.constants)
     for key, name, process in ready.binds:
-        value = (params or {})[key]
-        values[name] = process(value) if process else value
+        values[name] = process(given[key]) if process else given[key]
     driver: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
     try:
         with driver.cursor() as cursor:
